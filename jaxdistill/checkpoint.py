@@ -1,0 +1,61 @@
+"""Orbax checkpoints of a whole training state, saved on a wall-clock interval and at exit."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpointer:
+    """Keeps the latest ``max_to_keep`` checkpoints of a pytree state plus a JSON side-car."""
+
+    def __init__(self, directory: str | os.PathLike, interval_seconds: float = 300.0, max_to_keep: int = 2):
+        self.directory = Path(directory).absolute()
+        self.interval_seconds = float(interval_seconds)
+        self._manager = ocp.CheckpointManager(
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+        )
+        self._last_save = time.monotonic()
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: Any, meta: dict | None = None) -> None:
+        if self._manager.latest_step() == step:
+            return
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta or {})
+            ),
+        )
+        self._manager.wait_until_finished()
+        self._last_save = time.monotonic()
+
+    def maybe_save(self, step: int, state: Any, meta: dict | None = None) -> bool:
+        """Save if ``interval_seconds`` have passed since the last save."""
+        if time.monotonic() - self._last_save >= self.interval_seconds:
+            self.save(step, state, meta)
+            return True
+        return False
+
+    def restore(self, template: Any, step: int | None = None) -> tuple[Any, dict]:
+        """Restore into the structure (and dtypes) of ``template``; latest step by default."""
+        step = self._manager.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), template)
+        restored = self._manager.restore(
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()),
+        )
+        return restored.state, dict(restored.meta or {})
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()

@@ -1,0 +1,169 @@
+"""The synthetic dataset {X, Y, inner_lr} and its portable file format.
+
+On disk a dataset is a directory holding
+
+* ``dataset.npz``: float32 ``x`` of shape (k, obs_dim), float32 ``y`` of shape (k, num_actions)
+  and a float32 scalar ``inner_lr``;
+* ``metadata.json``: the environment id, ``n_dims``, ``obs_dim``, ``num_actions``, ``k``, the
+  learner spec it was distilled for, the training configuration and the package version.
+
+Training a learner on it takes one SGD step: ``params -= inner_lr * grad(mean((f(params, x) - y)**2))``
+with the mean over all k x num_actions elements; the policy is the argmax (or softmax) of f.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+FORMAT_VERSION = 1
+
+
+class DatasetFileError(ValueError):
+    """A dataset file is missing, malformed, or does not fit what the caller expects."""
+
+
+@struct.dataclass
+class SyntheticDataset:
+    x: jax.Array  # (k, obs_dim)
+    y: jax.Array  # (k, num_actions) soft labels, regressed with MSE
+    inner_lr: jax.Array  # () learned step size of the inner SGD step
+
+    @property
+    def k(self) -> int:
+        return int(self.x.shape[0])
+
+
+def init_dataset(
+    key: jax.Array,
+    k: int,
+    obs_shape: tuple[int, ...],
+    num_actions: int,
+    inner_lr: float = 0.02,
+    x_scale: float = 1.0,
+    y_scale: float = 1.0,
+) -> SyntheticDataset:
+    """Gaussian instances and labels; ``inner_lr`` starts at the paper's 0.02."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    kx, ky = jax.random.split(key)
+    return SyntheticDataset(
+        x=x_scale * jax.random.normal(kx, (k, *obs_shape), jnp.float32),
+        y=y_scale * jax.random.normal(ky, (k, num_actions), jnp.float32),
+        inner_lr=jnp.asarray(inner_lr, jnp.float32),
+    )
+
+
+def _package_version() -> str:
+    from jaxdistill import __version__
+
+    return __version__
+
+
+def save_dataset(
+    directory: str | os.PathLike,
+    dataset: SyntheticDataset,
+    *,
+    env_id: str,
+    learner_spec: dict,
+    config: dict | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write ``dataset.npz`` and ``metadata.json`` into ``directory``; returns the directory."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    x = np.asarray(dataset.x, np.float32)
+    y = np.asarray(dataset.y, np.float32)
+    inner_lr = np.asarray(dataset.inner_lr, np.float32).reshape(())
+    np.savez(directory / "dataset.npz", x=x, y=y, inner_lr=inner_lr)
+    from jaxdistill.envs import make_env
+
+    env, _ = make_env(env_id)
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "env_id": env_id,
+        "n_dims": getattr(env, "n_dims", None),
+        "obs_dim": int(np.prod(x.shape[1:])),
+        "obs_shape": list(x.shape[1:]),
+        "num_actions": int(y.shape[1]),
+        "k": int(x.shape[0]),
+        "inner_lr": float(inner_lr),
+        "learner_spec": learner_spec,
+        "config": config or {},
+        "jaxdistill_version": _package_version(),
+        **(extra or {}),
+    }
+    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+    return directory
+
+
+def load_dataset(
+    directory: str | os.PathLike,
+    *,
+    expect_obs_dim: int | None = None,
+    expect_num_actions: int | None = None,
+) -> tuple[SyntheticDataset, dict[str, Any]]:
+    """Read and validate a dataset directory (or its ``dataset.npz``).
+
+    Raises :class:`DatasetFileError` with a message naming the problem when the files are missing,
+    arrays have the wrong shape or dtype, values are not finite, the arrays disagree with the
+    metadata, or the dataset does not fit the expected observation/action sizes.
+    """
+    path = Path(directory)
+    if path.is_file() and path.name == "dataset.npz":
+        path = path.parent
+    npz_path, meta_path = path / "dataset.npz", path / "metadata.json"
+    for p in (npz_path, meta_path):
+        if not p.is_file():
+            raise DatasetFileError(f"{p} not found: a dataset directory holds dataset.npz and metadata.json")
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except Exception as e:  # zipfile/pickle/format errors
+        raise DatasetFileError(f"{npz_path} is not a readable .npz file: {e}") from e
+    try:
+        metadata = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as e:
+        raise DatasetFileError(f"{meta_path} is not valid JSON: {e}") from e
+
+    missing = {"x", "y", "inner_lr"} - set(arrays)
+    if missing:
+        raise DatasetFileError(f"{npz_path} lacks array(s) {sorted(missing)}; it holds {sorted(arrays)}")
+    x, y, inner_lr = arrays["x"], arrays["y"], arrays["inner_lr"]
+    for name, arr in (("x", x), ("y", y), ("inner_lr", inner_lr)):
+        if arr.dtype != np.float32:
+            raise DatasetFileError(f"{npz_path}: {name} has dtype {arr.dtype}, expected float32")
+        if not np.all(np.isfinite(arr)):
+            raise DatasetFileError(f"{npz_path}: {name} contains NaN or infinite values")
+    if x.ndim < 2 or y.ndim != 2:
+        raise DatasetFileError(
+            f"{npz_path}: expected x of shape (k, obs_dim) and y of shape (k, num_actions), "
+            f"got x {x.shape} and y {y.shape}"
+        )
+    if x.shape[0] != y.shape[0] or x.shape[0] < 1:
+        raise DatasetFileError(f"{npz_path}: x has {x.shape[0]} instances but y has {y.shape[0]}")
+    if inner_lr.shape != ():
+        raise DatasetFileError(f"{npz_path}: inner_lr must be a scalar, got shape {inner_lr.shape}")
+    obs_dim, num_actions = int(np.prod(x.shape[1:])), int(y.shape[1])
+    for key, actual in (("k", x.shape[0]), ("obs_dim", obs_dim), ("num_actions", num_actions)):
+        if key in metadata and int(metadata[key]) != actual:
+            raise DatasetFileError(f"{path}: metadata says {key}={metadata[key]} but the arrays have {actual}")
+    if expect_obs_dim is not None and obs_dim != expect_obs_dim:
+        raise DatasetFileError(
+            f"{path}: dataset instances have {obs_dim} features but the environment observes {expect_obs_dim} "
+            f"(dataset env: {metadata.get('env_id')})"
+        )
+    if expect_num_actions is not None and num_actions != expect_num_actions:
+        raise DatasetFileError(
+            f"{path}: dataset labels have {num_actions} actions but the environment has {expect_num_actions} "
+            f"(dataset env: {metadata.get('env_id')})"
+        )
+    dataset = SyntheticDataset(x=jnp.asarray(x), y=jnp.asarray(y), inner_lr=jnp.asarray(inner_lr))
+    return dataset, metadata

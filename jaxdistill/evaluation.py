@@ -1,0 +1,59 @@
+"""k-shot evaluation: fresh learners, one SGD step on the dataset, one full episode each."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from jaxdistill.dataset import SyntheticDataset
+from jaxdistill.inner import inner_train
+from jaxdistill.networks import LearnerSpec, mlp_apply, sample_learners
+
+
+def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episodes: int, greedy: bool):
+    """One full episode per policy; ``policy_logits_batch(obs (M, obs)) -> logits (M, A)``.
+
+    Returns the undiscounted episode returns, shape ``(num_episodes,)``.
+    """
+    k_reset, k_run = jax.random.split(key)
+    obs, state = jax.vmap(env.reset, (0, None))(jax.random.split(k_reset, num_episodes), env_params)
+
+    def step(carry, key):
+        obs, state, total, alive = carry
+        k_act, k_env = jax.random.split(key)
+        logits = policy_logits_batch(obs)
+        if greedy:
+            action = jnp.argmax(logits, axis=-1)
+        else:
+            action = jax.random.categorical(k_act, logits)
+        obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, (0, 0, 0, None))(
+            jax.random.split(k_env, num_episodes), state, action, env_params
+        )
+        total = total + reward * alive
+        alive = alive * (1.0 - jnp.logical_or(terminated, truncated))
+        return (obs, state, total, alive), None
+
+    init = (obs, state, jnp.zeros((num_episodes,)), jnp.ones((num_episodes,)))
+    (_, _, total, _), _ = jax.lax.scan(
+        step, init, jax.random.split(k_run, env_params.max_steps_in_episode)
+    )
+    return total
+
+
+def make_kshot_evaluate(env, env_params, spec: LearnerSpec, num_learners: int = 1000, greedy: bool = True):
+    """``evaluate(key, dataset) -> returns (num_learners,)``, jitted; the dataset is traced."""
+    obs_dim = env.obs_shape[0]
+    apply = partial(mlp_apply, activation=spec.activation)
+
+    @jax.jit
+    def evaluate(key: jax.Array, dataset: SyntheticDataset) -> jax.Array:
+        k_init, k_run = jax.random.split(key)
+        inits = sample_learners(k_init, spec, obs_dim, env.num_actions, num_learners)
+        trained = jax.vmap(lambda init: inner_train(init, dataset, apply))(inits)
+        return run_episodes(
+            k_run, env, env_params, lambda obs: jax.vmap(apply)(trained, obs), num_learners, greedy
+        )
+
+    return evaluate

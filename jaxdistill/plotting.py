@@ -1,0 +1,80 @@
+"""Learning curves and pictures of distilled datasets (after the paper's Figure 4)."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_learning_curve(rows: list[dict], path: str | os.PathLike, x_key: str = "env_steps", title: str = "") -> None:
+    """k-shot return (mean ± std) and rollout return against ``x_key``."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    xs = np.array([r.get(x_key, np.nan) for r in rows])
+    for key, label in (("kshot_mean", "k-shot return (greedy)"), ("rollout_return", "rollout return (sampled)")):
+        ys = np.array([r.get(key, np.nan) for r in rows])
+        if np.all(np.isnan(ys)):
+            continue
+        ax.plot(xs, ys, label=label)
+        std = np.array([r.get(key.replace("mean", "std"), np.nan) for r in rows]) if key.endswith("mean") else None
+        if std is not None and not np.all(np.isnan(std)):
+            ax.fill_between(xs, ys - std, ys + std, alpha=0.2)
+    ax.set_xlabel(x_key.replace("_", " "))
+    ax.set_ylabel("episodic return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def cartpole_feature_names(n_dims: int) -> list[str]:
+    return [f"{name}{i}" for i in range(n_dims) for name in ("x", "ẋ", "θ", "θ̇")]
+
+
+def cartpole_action_names(n_dims: int) -> list[str]:
+    return [f"{sign}x{i}" for i in range(n_dims) for sign in ("−", "+")]
+
+
+def plot_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    path: str | os.PathLike,
+    feature_names: list[str] | None = None,
+    action_names: list[str] | None = None,
+    title: str = "",
+) -> None:
+    """Each synthetic instance (row) with its features and its softmaxed soft label."""
+    x = np.asarray(x).reshape(x.shape[0], -1)
+    y = np.asarray(y)
+    probs = np.exp(y - y.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    k = x.shape[0]
+    fig, (ax_x, ax_y) = plt.subplots(
+        1, 2, figsize=(3 + 0.5 * (x.shape[1] + y.shape[1]), 1.2 + 0.45 * k),
+        gridspec_kw={"width_ratios": [max(x.shape[1], 2), max(y.shape[1], 2)]},
+    )
+    lim = np.abs(x).max() or 1.0
+    im = ax_x.imshow(x, cmap="coolwarm", vmin=-lim, vmax=lim, aspect="auto")
+    fig.colorbar(im, ax=ax_x, fraction=0.05)
+    ax_x.set_title("instances X")
+    im = ax_y.imshow(probs, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    fig.colorbar(im, ax=ax_y, fraction=0.05)
+    ax_y.set_title("softmax(Y)")
+    for ax, names, n in ((ax_x, feature_names, x.shape[1]), (ax_y, action_names, y.shape[1])):
+        ax.set_yticks(range(k), [f"#{i}" for i in range(k)])
+        if names and n <= 40:
+            ax.set_xticks(range(n), names, rotation=90 if n > 8 else 0)
+    if k * y.shape[1] <= 64:
+        for i in range(k):
+            for j in range(y.shape[1]):
+                ax_y.text(j, i, f"{probs[i, j]:.2f}", ha="center", va="center", color="w", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,224 @@
+"""Proximal Policy Meta-Optimisation (PPMO, Algorithm 1 of the paper).
+
+Each meta-epoch samples fresh learners from the learner distribution, trains each one SGD step on
+the synthetic dataset, rolls the resulting policies out, and then runs PPO's epochs over shuffled
+minibatches where the *policy is recomputed from the same initialisations on the current dataset*
+and the clipped PPO loss is back-propagated through the inner SGD step into {X, Y, inner_lr}.
+A separate critic is trained with PPO's value loss. With ``num_learners > 1`` the meta-gradient is
+averaged over several learners (vmapped), each with its own rollout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxdistill.dataset import SyntheticDataset, init_dataset
+from jaxdistill.envs import make_env
+from jaxdistill.inner import inner_train
+from jaxdistill.losses import ppo_policy_loss, value_loss
+from jaxdistill.networks import CRITIC_SPEC, LearnerSpec, init_mlp, mlp_apply, sample_learners
+from jaxdistill.ppo import critic_value
+from jaxdistill.rollout import (
+    RunnerState,
+    advantages_and_targets,
+    collect_rollout,
+    episode_stats,
+    minibatch_epochs,
+    reset_runner,
+    shuffled_minibatches,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PPMOConfig:
+    env_id: str = "CartPole1D-v1"
+    """Environment id (``CartPole<N>D-v1``)."""
+    k: int = 2
+    """Number of synthetic (state, soft label) pairs."""
+    num_meta_epochs: int = 200
+    """Meta-epochs (outer iterations) of a whole run."""
+    learner: LearnerSpec = LearnerSpec()
+    """The training learner distribution (the paper's Λ by default)."""
+    num_learners: int = 4
+    """Learners sampled per meta-epoch; their meta-gradients are averaged (vmapped)."""
+    num_envs: int = 4
+    """Parallel environments per learner."""
+    num_steps: int = 256
+    """Rollout length per environment and meta-epoch."""
+    num_minibatches: int = 2
+    """Minibatches per policy epoch (per learner: num_envs * num_steps / num_minibatches)."""
+    update_epochs: int = 4
+    """Policy epochs per meta-epoch (the paper: 4)."""
+    distiller_lr: float = 2.5e-4
+    """Adam learning rate of the synthetic dataset (the paper: 2.5e-4)."""
+    critic_lr: float = 2.5e-4
+    """Adam learning rate of the critic (the paper: 2.5e-4)."""
+    inner_lr_init: float = 0.02
+    """Initial learned inner SGD learning rate (the paper: 0.02)."""
+    x_init_scale: float = 1.0
+    """Std of the Gaussian initial instances X."""
+    y_init_scale: float = 1.0
+    """Std of the Gaussian initial soft labels Y."""
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.0
+    """Entropy bonus on the trained learner's policy inside the meta-loss."""
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    """Global-norm clip of the dataset's and the critic's gradients."""
+    min_inner_lr: float | None = 1e-3
+    """Project the learned inner lr to at least this after every update (None: unconstrained).
+    Unconstrained, it can turn negative, making the inner step gradient *ascent* and the soft
+    labels point away from the actions they teach."""
+
+    @property
+    def env_steps_per_meta_epoch(self) -> int:
+        return self.num_learners * self.num_envs * self.num_steps
+
+
+@struct.dataclass
+class PPMOState:
+    dataset: SyntheticDataset
+    critic_params: Any
+    distiller_opt_state: Any
+    critic_opt_state: Any
+    runner: RunnerState  # batched over (num_learners, num_envs)
+    key: jax.Array
+    meta_epoch: jax.Array
+
+
+def _optimizer(lr: float, max_grad_norm: float):
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(lr, eps=1e-5))
+
+
+def make_ppmo(config: PPMOConfig):
+    """Returns ``(init, meta_epoch)``.
+
+    ``init(key) -> PPMOState`` and ``meta_epoch(state) -> (state, metrics)`` are pure; the
+    dataset travels inside the state as a traced argument, so one compilation serves every run.
+    """
+    env, env_params = make_env(config.env_id)
+    obs_dim = env.obs_shape[0]
+    num_actions = env.num_actions
+    spec = config.learner
+    apply = partial(mlp_apply, activation=spec.activation)
+    distiller_opt = _optimizer(config.distiller_lr, config.max_grad_norm)
+    critic_opt = _optimizer(config.critic_lr, config.max_grad_norm)
+    L = config.num_learners
+
+    def init(key: jax.Array) -> PPMOState:
+        k_data, k_critic, k_env, key = jax.random.split(key, 4)
+        dataset = init_dataset(
+            k_data, config.k, env.obs_shape, num_actions, config.inner_lr_init,
+            config.x_init_scale, config.y_init_scale,
+        )
+        critic_params = init_mlp(k_critic, CRITIC_SPEC, obs_dim, 1)
+        runner = jax.vmap(lambda k: reset_runner(k, env, env_params, config.num_envs))(
+            jax.random.split(k_env, L)
+        )
+        return PPMOState(
+            dataset=dataset,
+            critic_params=critic_params,
+            distiller_opt_state=distiller_opt.init(dataset),
+            critic_opt_state=critic_opt.init(critic_params),
+            runner=runner,
+            key=key,
+            meta_epoch=jnp.zeros((), jnp.int32),
+        )
+
+    def per_learner_minibatches(key, batch, num_minibatches):
+        # (L, T, E, ...) -> (M, L, B, ...): every learner's own rollout, shuffled alike.
+        mbs = jax.vmap(lambda b: shuffled_minibatches(key, b, num_minibatches))(batch)
+        return jax.tree_util.tree_map(lambda x: jnp.swapaxes(x, 0, 1), mbs)
+
+    def meta_epoch(state: PPMOState):
+        key, k_learners, k_roll, k_epochs = jax.random.split(state.key, 4)
+        learner_inits = sample_learners(k_learners, spec, obs_dim, num_actions, L)
+        policies = jax.vmap(lambda p: inner_train(p, state.dataset, apply))(learner_inits)
+
+        def rollout(key, policy, runner):
+            return collect_rollout(key, env, env_params, partial(apply, policy), runner, config.num_steps)
+
+        runner, traj = jax.vmap(rollout)(jax.random.split(k_roll, L), policies, state.runner)
+        adv, targets = jax.vmap(
+            lambda t, last: advantages_and_targets(
+                partial(critic_value, state.critic_params), t, last, config.gamma, config.gae_lambda
+            )
+        )(traj, runner.obs)
+        batch = (traj.obs, traj.action, traj.log_prob, adv, targets)
+
+        def update_minibatch(carry, mb):
+            dataset, critic_params, d_opt_state, c_opt_state = carry
+            obs, action, old_log_prob, mb_adv, mb_targets = mb
+
+            def loss_fn(dataset, critic_params):
+                def learner_loss(learner_init, obs, action, old_log_prob, adv):
+                    policy = inner_train(learner_init, dataset, apply)
+                    return ppo_policy_loss(
+                        apply(policy, obs), action, old_log_prob, adv, config.clip_eps, config.ent_coef
+                    )
+
+                pl, info = jax.vmap(learner_loss)(learner_inits, obs, action, old_log_prob, mb_adv)
+                vl = value_loss(critic_value(critic_params, obs), mb_targets)
+                info = jax.tree_util.tree_map(jnp.mean, info)
+                return pl.mean() + config.vf_coef * vl, {"policy_loss": pl.mean(), "value_loss": vl, **info}
+
+            (d_grads, c_grads), info = jax.grad(loss_fn, argnums=(0, 1), has_aux=True)(dataset, critic_params)
+            d_updates, d_opt_state = distiller_opt.update(d_grads, d_opt_state, dataset)
+            c_updates, c_opt_state = critic_opt.update(c_grads, c_opt_state, critic_params)
+            dataset = optax.apply_updates(dataset, d_updates)
+            if config.min_inner_lr is not None:
+                dataset = dataset.replace(inner_lr=jnp.maximum(dataset.inner_lr, config.min_inner_lr))
+            carry = (
+                dataset,
+                optax.apply_updates(critic_params, c_updates),
+                d_opt_state,
+                c_opt_state,
+            )
+            return carry, info
+
+        (dataset, critic_params, d_opt_state, c_opt_state), info = minibatch_epochs(
+            k_epochs,
+            (state.dataset, state.critic_params, state.distiller_opt_state, state.critic_opt_state),
+            batch,
+            update_minibatch,
+            config.update_epochs,
+            config.num_minibatches,
+            per_learner_minibatches,
+        )
+        new_state = PPMOState(
+            dataset, critic_params, d_opt_state, c_opt_state, runner, key, state.meta_epoch + 1
+        )
+        metrics = {**info, **episode_stats(traj), "inner_lr": dataset.inner_lr}
+        return new_state, metrics
+
+    return init, meta_epoch
+
+
+def make_meta_epochs(config: PPMOConfig, num_meta_epochs: int):
+    """``run(state) -> (state, stacked metrics)``: ``num_meta_epochs`` meta-epochs in one scan."""
+    _, meta_epoch = make_ppmo(config)
+
+    def run(state: PPMOState):
+        return jax.lax.scan(lambda s, _: meta_epoch(s), state, None, length=num_meta_epochs)
+
+    return run
+
+
+def make_train(config: PPMOConfig):
+    """``train(key) -> (final PPMOState, per-meta-epoch metrics)``: a whole run, pure and jittable."""
+    init, _ = make_ppmo(config)
+    run = make_meta_epochs(config, config.num_meta_epochs)
+
+    def train(key: jax.Array):
+        return run(init(key))
+
+    return train
