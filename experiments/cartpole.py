@@ -55,8 +55,10 @@ class Args:
     """Entropy bonus in the meta-loss (PPMO) — PPO uses --ppo-ent-coef."""
     ppo_timesteps: int = 1_000_000
     """Environment steps for --method ppo."""
-    ppo_num_envs: int = 8
-    """Environments for --method ppo (with --num-steps and 4 minibatches: the paper's batch of 512)."""
+    ppo_num_envs: int = 4
+    """Environments for --method ppo (CleanRL's CartPole setting)."""
+    ppo_num_steps: int = 128
+    """Rollout length per environment and update for --method ppo."""
     ppo_ent_coef: float = 0.01
     """Entropy coefficient for --method ppo (Huang et al.)."""
     eval_every: int = 25
@@ -89,7 +91,8 @@ def validate(args: Args) -> Args:
     if args.k is not None and args.k < 1:
         errors.append(f"--k must be >= 1 (got {args.k})")
     for name in ("meta_epochs", "num_learners", "num_envs", "num_steps", "num_minibatches",
-                 "update_epochs", "eval_every", "eval_learners", "final_eval_learners", "ppo_num_envs"):
+                 "update_epochs", "eval_every", "eval_learners", "final_eval_learners", "ppo_num_envs",
+                 "ppo_num_steps", "ppo_timesteps"):
         if getattr(args, name) < 1:
             errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     if args.method not in ("ppmo", "ppo"):
@@ -201,7 +204,7 @@ def run_ppo(args: Args) -> dict:
 
     env_id = cartpole_id(args.dims)
     config = PPOConfig(env_id=env_id, total_timesteps=args.ppo_timesteps, num_envs=args.ppo_num_envs,
-                       num_steps=args.num_steps, update_epochs=args.update_epochs, ent_coef=args.ppo_ent_coef)
+                       num_steps=args.ppo_num_steps, update_epochs=args.update_epochs, ent_coef=args.ppo_ent_coef)
     env, env_params = make_env(env_id)
     init, update = make_ppo(config)
 

@@ -95,6 +95,31 @@ class PPMOState:
     meta_epoch: jax.Array
 
 
+def meta_policy_loss(
+    dataset: SyntheticDataset,
+    learner_inits,
+    obs: jax.Array,
+    actions: jax.Array,
+    old_log_probs: jax.Array,
+    advantages: jax.Array,
+    apply,
+    clip_eps: float,
+    ent_coef: float = 0.0,
+):
+    """PPMO's meta-loss: the clipped PPO loss of each learner after its inner step on ``dataset``.
+
+    ``learner_inits`` and the batch arrays carry a leading learner axis ``L``; the loss is averaged
+    over learners. Differentiating it in ``dataset`` back-propagates through :func:`inner_train`.
+    """
+
+    def learner_loss(learner_init, obs, actions, old_log_probs, advantages):
+        policy = inner_train(learner_init, dataset, apply)
+        return ppo_policy_loss(apply(policy, obs), actions, old_log_probs, advantages, clip_eps, ent_coef)
+
+    losses, info = jax.vmap(learner_loss)(learner_inits, obs, actions, old_log_probs, advantages)
+    return losses.mean(), jax.tree_util.tree_map(jnp.mean, info)
+
+
 def _optimizer(lr: float, max_grad_norm: float):
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(lr, eps=1e-5))
 
@@ -160,16 +185,12 @@ def make_ppmo(config: PPMOConfig):
             obs, action, old_log_prob, mb_adv, mb_targets = mb
 
             def loss_fn(dataset, critic_params):
-                def learner_loss(learner_init, obs, action, old_log_prob, adv):
-                    policy = inner_train(learner_init, dataset, apply)
-                    return ppo_policy_loss(
-                        apply(policy, obs), action, old_log_prob, adv, config.clip_eps, config.ent_coef
-                    )
-
-                pl, info = jax.vmap(learner_loss)(learner_inits, obs, action, old_log_prob, mb_adv)
+                pl, info = meta_policy_loss(
+                    dataset, learner_inits, obs, action, old_log_prob, mb_adv, apply,
+                    config.clip_eps, config.ent_coef,
+                )
                 vl = value_loss(critic_value(critic_params, obs), mb_targets)
-                info = jax.tree_util.tree_map(jnp.mean, info)
-                return pl.mean() + config.vf_coef * vl, {"policy_loss": pl.mean(), "value_loss": vl, **info}
+                return pl + config.vf_coef * vl, {"policy_loss": pl, "value_loss": vl, **info}
 
             (d_grads, c_grads), info = jax.grad(loss_fn, argnums=(0, 1), has_aux=True)(dataset, critic_params)
             d_updates, d_opt_state = distiller_opt.update(d_grads, d_opt_state, dataset)

@@ -34,12 +34,12 @@ class PPOConfig:
     """Environment id (``CartPole<N>D-v1``)."""
     total_timesteps: int = 500_000
     """Environment steps over the whole run."""
-    num_envs: int = 8
-    """Parallel environments."""
-    num_steps: int = 256
+    num_envs: int = 4
+    """Parallel environments (CleanRL's CartPole setting)."""
+    num_steps: int = 128
     """Rollout length per environment and update."""
     num_minibatches: int = 4
-    """Minibatches per epoch (num_envs * num_steps / num_minibatches = 512, the paper's batch)."""
+    """Minibatches per epoch."""
     update_epochs: int = 4
     """Passes over each rollout."""
     lr: float = 2.5e-4

@@ -1,0 +1,147 @@
+"""Speed of PPMO on 1-D cart-pole: time to a distilled dataset, PPMO vs PPO per update, k-shot throughput.
+
+    python -m benchmarks.cartpole_speed                  # writes benchmarks/results/cartpole_speed.json
+
+Measures
+1. wall time to distil 1-D cart-pole with k=2 until the k-shot mean over 1000 fresh Λ learners
+   (evaluated every ``--eval-every`` meta-epochs) reaches ``--target`` (default 495), with and
+   without compilation;
+2. seconds per PPMO meta-epoch beside seconds per PPO update on the same rollout size (same number
+   of environment steps, minibatch size and epochs), and their ratio (the paper: 1.15 on an A100);
+3. k-shot learners trained per hour: sampling plus the one SGD step, vmapped over 1000 learners, and
+   the same including a full 500-step evaluation episode each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import tyro
+
+from benchmarks.machine import describe_machine
+
+
+@dataclasses.dataclass
+class Args:
+    seed: int = 0
+    """Seed of the distillation run."""
+    target: float = 495.0
+    """k-shot mean over 1000 learners that counts as distilled."""
+    max_meta_epochs: int = 3000
+    """Give up after this many meta-epochs."""
+    eval_every: int = 25
+    """Meta-epochs between 1000-learner evaluations."""
+    timing_iterations: int = 20
+    """Meta-epochs / PPO updates per timing measurement (after a warm-up)."""
+    repeats: int = 3
+    """Timing measurements; the median is reported."""
+    out: Path = Path("benchmarks/results/cartpole_speed.json")
+    """Where the JSON record goes."""
+
+
+def _median_seconds(fn, state, repeats):
+    jax.block_until_ready(fn(state))  # compile + warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(state))
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main(args: Args) -> dict:
+    from jaxdistill.envs import make_env
+    from jaxdistill.evaluation import make_kshot_evaluate
+    from jaxdistill.inner import inner_train
+    from jaxdistill.networks import LearnerSpec, mlp_apply, sample_learners
+    from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
+    from jaxdistill.ppo import PPOConfig, make_ppo
+    from jaxdistill.train import train_loop
+
+    config = PPMOConfig(env_id="CartPole1D-v1", k=2, num_meta_epochs=args.max_meta_epochs,
+                        num_learners=8, num_envs=2, num_steps=256, num_minibatches=16)
+    env, env_params = make_env(config.env_id)
+    record: dict = {"machine": describe_machine(), "ppmo_config": dataclasses.asdict(config)}
+
+    # 1. time to distil
+    init, _ = make_ppmo(config)
+    evaluate = make_kshot_evaluate(env, env_params, config.learner, 1000)
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train_loop(
+            init_fn=init, chunk_fn=make_meta_epochs(config, args.eval_every),
+            evaluate_fn=lambda k, s: evaluate(k, s.dataset), iteration_of=lambda s: int(s.meta_epoch),
+            total_iterations=args.max_meta_epochs, chunk=args.eval_every,
+            env_steps_per_iteration=config.env_steps_per_meta_epoch, run_dir=tmp, seed=args.seed,
+            config={}, target_return=args.target, checkpoint_interval_s=1e9, tensorboard=False, progress=False,
+        )
+    total_with_compile = time.perf_counter() - t_start
+    fresh = np.asarray(evaluate(jax.random.PRNGKey(10_000 + args.seed), result.state.dataset))
+    record["time_to_distill"] = {
+        "target_kshot_mean": args.target,
+        "reached": result.reached_target_at is not None,
+        "meta_epochs": result.reached_target_at,
+        "env_steps": None if result.reached_target_at is None
+        else result.reached_target_at * config.env_steps_per_meta_epoch,
+        "wall_time_s_including_compile_and_evals": round(total_with_compile, 2),
+        "training_loop_wall_time_s": round(result.wall_time, 2),
+        "fresh_1000_learner_kshot": {"mean": float(fresh.mean()), "std": float(fresh.std())},
+    }
+    print("time to distil:", json.dumps(record["time_to_distill"]))
+
+    # 2. PPMO meta-epoch vs PPO update on the same rollout size
+    state = jax.jit(init)(jax.random.PRNGKey(args.seed))
+    ppmo_chunk = jax.jit(make_meta_epochs(config, args.timing_iterations))
+    ppmo_s = _median_seconds(ppmo_chunk, state, args.repeats) / args.timing_iterations
+    ppo_config = PPOConfig(env_id=config.env_id, num_envs=config.num_learners * config.num_envs,
+                           num_steps=config.num_steps, num_minibatches=config.num_minibatches,
+                           update_epochs=config.update_epochs)
+    ppo_init, ppo_update = make_ppo(ppo_config)
+    ppo_chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: ppo_update(c), s, None, length=args.timing_iterations))
+    ppo_s = _median_seconds(ppo_chunk, jax.jit(ppo_init)(jax.random.PRNGKey(args.seed)), args.repeats)
+    ppo_s /= args.timing_iterations
+    record["epoch_time"] = {
+        "env_steps_per_iteration": config.env_steps_per_meta_epoch,
+        "minibatch_size": config.env_steps_per_meta_epoch // config.num_minibatches,
+        "update_epochs": config.update_epochs,
+        "ppmo_seconds_per_meta_epoch": ppmo_s,
+        "ppo_seconds_per_update": ppo_s,
+        "ppmo_over_ppo": ppmo_s / ppo_s,
+        "paper_a100_atari": {"ppmo": 3.73, "ppo": 3.25, "ratio": 1.15},
+    }
+    print("epoch time:", json.dumps(record["epoch_time"]))
+
+    # 3. k-shot learners per hour
+    spec, n = LearnerSpec(), 1000
+    dataset = result.state.dataset
+
+    @jax.jit
+    def train_learners(key, dataset):
+        inits = sample_learners(key, spec, 4, 2, n)
+        return jax.vmap(lambda p: inner_train(p, dataset, mlp_apply))(inits)
+
+    train_s = _median_seconds(lambda k: train_learners(k, dataset), jax.random.PRNGKey(0), args.repeats)
+    eval_s = _median_seconds(lambda k: evaluate(k, dataset), jax.random.PRNGKey(0), args.repeats)
+    record["kshot_throughput"] = {
+        "learners_per_call": n,
+        "seconds_to_sample_and_train_1000": train_s,
+        "learners_trained_per_hour": n * 3600 / train_s,
+        "seconds_to_train_and_run_1000_full_episodes": eval_s,
+        "learners_trained_and_evaluated_per_hour": n * 3600 / eval_s,
+        "paper_seconds_per_learner_atari_a100": 0.18,
+    }
+    print("k-shot throughput:", json.dumps(record["kshot_throughput"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return record
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

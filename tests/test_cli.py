@@ -1,0 +1,57 @@
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.cartpole import Args, validate
+from jaxdistill.dataset import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--k", "0"], "--k must be >= 1"),
+        (["--dims", "0"], "--dims must be >= 1"),
+        (["--num-minibatches", "3"], "must be divisible by --num-minibatches"),
+    ],
+)
+def test_bad_arguments_are_rejected_before_any_compile(argv, message):
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "experiments.cartpole", *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert time.perf_counter() - t0 < 60
+
+
+def test_unknown_method_is_rejected():
+    proc = subprocess.run([sys.executable, "-m", "experiments.cartpole", "--method", "dqn"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "dqn" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_defaults_fill_k_min_and_run_dir():
+    args = validate(Args(dims=3))
+    assert args.k == 4 and args.run_dir == Path("runs/cartpole3d_k4_ppmo_s0")
+    with pytest.raises(SystemExit, match="--k must be >= 1"):
+        validate(Args(k=-2))
+
+
+def test_main_job_distills_1d_cartpole_to_495_with_all_outputs(distilled_1d):
+    result, run_dir = distilled_1d["result"], distilled_1d["run_dir"]
+    table = result["kshot"][0]
+    assert table["n"] == 1000 and table["mean"] >= 495.0
+    assert result["wall_time_s"] < 300
+    for name in ("learning_curve.png", "dataset.png", "metrics.csv", "results.md", "results.json"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert any((run_dir / "tensorboard").iterdir())
+    assert any((run_dir / "checkpoints").iterdir())
+    dataset, meta = load_dataset(run_dir / "dataset", expect_obs_dim=4, expect_num_actions=2)
+    assert dataset.k == 2 and meta["env_id"] == "CartPole1D-v1" and float(dataset.inner_lr) > 0
+    assert json.loads((run_dir / "results.json").read_text())["kshot"][0]["mean"] == table["mean"]
