@@ -40,7 +40,7 @@ class Args:
     num_envs: int = 2
     """Environments per learner."""
     num_steps: int = 256
-    """Rollout length per environment and meta-epoch (or PPO update)."""
+    """Rollout length per environment and meta-epoch."""
     num_minibatches: int = 16
     """Minibatches per policy epoch."""
     update_epochs: int = 4

@@ -55,3 +55,13 @@ def test_main_job_distills_1d_cartpole_to_495_with_all_outputs(distilled_1d):
     dataset, meta = load_dataset(run_dir / "dataset", expect_obs_dim=4, expect_num_actions=2)
     assert dataset.k == 2 and meta["env_id"] == "CartPole1D-v1" and float(dataset.inner_lr) > 0
     assert json.loads((run_dir / "results.json").read_text())["kshot"][0]["mean"] == table["mean"]
+
+
+def test_ppo_method_runs_end_to_end(tmp_path):
+    from experiments.cartpole import main
+
+    result = main(Args(method="ppo", ppo_timesteps=4 * 128 * 20, eval_every=10, eval_learners=8,
+                       final_eval_learners=16, run_dir=tmp_path / "ppo", progress=False, tensorboard=False))
+    assert result["method"] == "ppo" and result["updates"] == 20
+    assert result["kshot"][0]["n"] == 16
+    assert (tmp_path / "ppo" / "learning_curve.png").exists()
