@@ -59,18 +59,17 @@ def main(args: Args) -> dict:
     from jaxdistill.envs import make_env
     from jaxdistill.evaluation import make_kshot_evaluate
     from jaxdistill.inner import inner_train
-    from jaxdistill.networks import LearnerSpec, mlp_apply, sample_learners
+    from jaxdistill.networks import LearnerSpec, sample_learners
     from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
     from jaxdistill.ppo import PPOConfig, make_ppo
     from jaxdistill.train import train_loop
 
-    config = PPMOConfig(env_id="CartPole1D-v1", k=2, num_meta_epochs=args.max_meta_epochs,
-                        num_learners=8, num_envs=2, num_steps=256, num_minibatches=16)
+    config = PPMOConfig(env_id="CartPole1D-v1", k=2, num_meta_epochs=args.max_meta_epochs)
     env, env_params = make_env(config.env_id)
     record: dict = {"machine": describe_machine(), "ppmo_config": dataclasses.asdict(config)}
 
     # 1. time to distil
-    init, _ = make_ppmo(config)
+    init = make_ppmo(config).init
     evaluate = make_kshot_evaluate(env, env_params, config.learner, 1000)
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,8 +122,8 @@ def main(args: Args) -> dict:
 
     @jax.jit
     def train_learners(key, dataset):
-        inits = sample_learners(key, spec, 4, 2, n)
-        return jax.vmap(lambda p: inner_train(p, dataset, mlp_apply))(inits)
+        inits = sample_learners(key, spec, (4,), 2, n)
+        return jax.vmap(lambda p: inner_train(p, dataset, spec.apply))(inits)
 
     train_s = _median_seconds(lambda k: train_learners(k, dataset), jax.random.PRNGKey(0), args.repeats)
     eval_s = _median_seconds(lambda k: evaluate(k, dataset), jax.random.PRNGKey(0), args.repeats)

@@ -20,6 +20,8 @@ from typing import Literal
 
 import tyro
 
+from jaxdistill.ppmo import PPMOConfig
+
 
 @dataclasses.dataclass
 class Args:
@@ -35,23 +37,23 @@ class Args:
     """PPMO meta-epoch budget (training stops earlier once --target-return is reached)."""
     target_return: float | None = 499.0
     """Stop once an evaluation's mean k-shot return reaches this; None trains the whole budget."""
-    num_learners: int = 8
+    num_learners: int = PPMOConfig.num_learners
     """Learners sampled from Λ per meta-epoch; their meta-gradients are averaged."""
-    num_envs: int = 2
+    num_envs: int = PPMOConfig.num_envs
     """Environments per learner."""
-    num_steps: int = 256
+    num_steps: int = PPMOConfig.num_steps
     """Rollout length per environment and meta-epoch."""
-    num_minibatches: int = 16
+    num_minibatches: int = PPMOConfig.num_minibatches
     """Minibatches per policy epoch."""
-    update_epochs: int = 4
+    update_epochs: int = PPMOConfig.update_epochs
     """Policy epochs per meta-epoch (paper: 4)."""
-    distiller_lr: float = 2.5e-4
+    distiller_lr: float = PPMOConfig.distiller_lr
     """Adam learning rate of the dataset (paper: 2.5e-4)."""
-    critic_lr: float = 2.5e-4
+    critic_lr: float = PPMOConfig.critic_lr
     """Adam learning rate of the critic (paper: 2.5e-4)."""
-    inner_lr_init: float = 0.02
+    inner_lr_init: float = PPMOConfig.inner_lr_init
     """Initial learned inner learning rate (paper: 0.02)."""
-    ent_coef: float = 0.0
+    ent_coef: float = PPMOConfig.ent_coef
     """Entropy bonus in the meta-loss (PPMO) — PPO uses --ppo-ent-coef."""
     ppo_timesteps: int = 1_000_000
     """Environment steps for --method ppo."""
@@ -151,7 +153,7 @@ def run_ppmo(args: Args) -> dict:
         inner_lr_init=args.inner_lr_init, ent_coef=args.ent_coef,
     )
     env, env_params = make_env(env_id)
-    init, _ = make_ppmo(config)
+    init = make_ppmo(config).init
     chunk = make_meta_epochs(config, args.eval_every)
     evaluate = make_kshot_evaluate(env, env_params, config.learner, args.eval_learners)
     print(f"[jaxdistill] PPMO on {env_id}: k={args.k}, {config.env_steps_per_meta_epoch} env steps per "
@@ -197,7 +199,6 @@ def run_ppo(args: Args) -> dict:
 
     from jaxdistill.envs import cartpole_id, make_env
     from jaxdistill.evaluation import run_episodes
-    from jaxdistill.networks import mlp_apply
     from jaxdistill.plotting import plot_learning_curve
     from jaxdistill.ppo import PPOConfig, make_ppo
     from jaxdistill.train import config_to_dict, train_loop
@@ -212,7 +213,7 @@ def run_ppo(args: Args) -> dict:
         return jax.lax.scan(lambda s, _: update(s), state, None, length=args.eval_every)
 
     def evaluate(key, state, n):
-        return run_episodes(key, env, env_params, lambda obs: mlp_apply(state.actor_params, obs), n, True)
+        return run_episodes(key, env, env_params, lambda obs: config.actor.apply(state.actor_params, obs), n, True)
 
     steps_per_update = config.num_envs * config.num_steps
     result = train_loop(

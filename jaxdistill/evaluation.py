@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 
 from jaxdistill.dataset import SyntheticDataset
 from jaxdistill.inner import inner_train
-from jaxdistill.networks import LearnerSpec, mlp_apply, sample_learners
+from jaxdistill.networks import LearnerSpec, sample_learners
 
 
 def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episodes: int, greedy: bool):
@@ -44,13 +42,12 @@ def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episo
 
 def make_kshot_evaluate(env, env_params, spec: LearnerSpec, num_learners: int = 1000, greedy: bool = True):
     """``evaluate(key, dataset) -> returns (num_learners,)``, jitted; the dataset is traced."""
-    obs_dim = env.obs_shape[0]
-    apply = partial(mlp_apply, activation=spec.activation)
+    apply = spec.apply
 
     @jax.jit
     def evaluate(key: jax.Array, dataset: SyntheticDataset) -> jax.Array:
         k_init, k_run = jax.random.split(key)
-        inits = sample_learners(k_init, spec, obs_dim, env.num_actions, num_learners)
+        inits = sample_learners(k_init, spec, env.obs_shape, env.num_actions, num_learners)
         trained = jax.vmap(lambda init: inner_train(init, dataset, apply))(inits)
         return run_episodes(
             k_run, env, env_params, lambda obs: jax.vmap(apply)(trained, obs), num_learners, greedy

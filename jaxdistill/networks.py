@@ -2,7 +2,8 @@
 
 A learner is an MLP described by a :class:`LearnerSpec` (architecture *and* initialisation), so
 every learner distribution in the paper (Λ, orthogonal std 1, Xavier, random width or depth) is
-configuration rather than code. Parameters are plain pytrees of ``{"w", "b"}`` layers, which keeps
+configuration rather than code. The training code only uses ``spec.init_params(key, obs_shape, out_dim)``
+and ``spec.apply(params, obs)``, so another learner family (a CNN for images) is another spec. Parameters are plain pytrees of ``{"w", "b"}`` layers, which keeps
 ``jax.vmap`` over thousands of fresh initialisations and ``jax.grad`` through the inner SGD step
 simple.
 """
@@ -50,6 +51,16 @@ class LearnerSpec:
         if self.init not in ("orthogonal", "xavier_uniform", "xavier_normal"):
             raise ValueError(f"unknown init scheme {self.init!r}")
 
+    def init_params(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list[dict]:
+        """Fresh parameters for observations of ``obs_shape`` and ``out_dim`` raw outputs."""
+        if len(obs_shape) != 1:
+            raise ValueError(f"an MLP learner takes vector observations, got shape {tuple(obs_shape)}")
+        return init_mlp(key, self, int(obs_shape[0]), out_dim)
+
+    def apply(self, params: list[dict], obs: jax.Array) -> jax.Array:
+        """Raw outputs (logits / regression targets) for a batch of observations."""
+        return mlp_apply(params, obs, self.activation)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -93,9 +104,9 @@ def mlp_apply(params: list[dict], x: jax.Array, activation: Activation = "tanh")
     return x @ last["w"] + last["b"]
 
 
-def sample_learners(key: jax.Array, spec: LearnerSpec, in_dim: int, out_dim: int, num: int):
+def sample_learners(key: jax.Array, spec: LearnerSpec, obs_shape: tuple[int, ...], out_dim: int, num: int):
     """``num`` independent initialisations of ``spec``, stacked on a leading axis."""
-    return jax.vmap(lambda k: init_mlp(k, spec, in_dim, out_dim))(jax.random.split(key, num))
+    return jax.vmap(lambda k: spec.init_params(k, obs_shape, out_dim))(jax.random.split(key, num))
 
 
 def num_params(params) -> int:

@@ -17,7 +17,7 @@ from flax import struct
 
 from jaxdistill.envs import make_env
 from jaxdistill.losses import ppo_policy_loss, value_loss
-from jaxdistill.networks import CRITIC_SPEC, LearnerSpec, init_mlp, mlp_apply
+from jaxdistill.networks import CRITIC_SPEC, LearnerSpec
 from jaxdistill.rollout import (
     RunnerState,
     advantages_and_targets,
@@ -69,15 +69,14 @@ class PPOState:
 
 
 def critic_value(critic_params, obs: jax.Array) -> jax.Array:
-    return mlp_apply(critic_params, obs, CRITIC_SPEC.activation)[..., 0]
+    return CRITIC_SPEC.apply(critic_params, obs)[..., 0]
 
 
 def make_ppo(config: PPOConfig):
     """Returns ``(init, update)``: ``init(key) -> PPOState``; ``update(state) -> (state, metrics)``."""
     env, env_params = make_env(config.env_id)
-    obs_dim = env.obs_shape[0]
     num_actions = env.num_actions
-    actor_apply = partial(mlp_apply, activation=config.actor.activation)
+    actor_apply = config.actor.apply
     optimizer = optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.lr, eps=1e-5)
     )
@@ -85,8 +84,8 @@ def make_ppo(config: PPOConfig):
     def init(key: jax.Array) -> PPOState:
         k_actor, k_critic, k_env, key = jax.random.split(key, 4)
         params = (
-            init_mlp(k_actor, config.actor, obs_dim, num_actions),
-            init_mlp(k_critic, CRITIC_SPEC, obs_dim, 1),
+            config.actor.init_params(k_actor, env.obs_shape, num_actions),
+            CRITIC_SPEC.init_params(k_critic, env.obs_shape, 1),
         )
         return PPOState(
             actor_params=params[0],

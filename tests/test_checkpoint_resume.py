@@ -10,7 +10,7 @@ from tests.conftest import tree_equal
 
 
 def _run(cfg, run_dir, **kw):
-    init, _ = make_ppmo(cfg)
+    init = make_ppmo(cfg).init
     env, params = make_env(cfg.env_id)
     evaluate = make_kshot_evaluate(env, params, cfg.learner, 16)
     return train_loop(
@@ -40,7 +40,7 @@ def test_resumed_run_ends_with_the_same_state_as_an_uninterrupted_one(tiny_ppmo_
 
 def test_resume_refuses_a_different_configuration(tiny_ppmo_config, tmp_path):
     _run(tiny_ppmo_config, tmp_path / "r", stop_after=2)
-    init, _ = make_ppmo(tiny_ppmo_config)
+    init = make_ppmo(tiny_ppmo_config).init
     with pytest.raises(ValueError, match="configuration differs"):
         train_loop(
             init_fn=init, chunk_fn=make_meta_epochs(tiny_ppmo_config, 2),

@@ -48,7 +48,7 @@ def test_meta_gradient_matches_finite_differences():
         L, B, obs_dim, A, k = 2, 24, 4, 2, 3
         keys = jax.random.split(jax.random.PRNGKey(0), 6)
         inits = jax.tree_util.tree_map(
-            lambda w: w.astype(jnp.float64), sample_learners(keys[0], spec, obs_dim, A, L)
+            lambda w: w.astype(jnp.float64), sample_learners(keys[0], spec, (obs_dim,), A, L)
         )
         data = SyntheticDataset(
             x=jax.random.normal(keys[1], (k, obs_dim), jnp.float64),

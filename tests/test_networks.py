@@ -38,7 +38,7 @@ def test_init_scheme_and_architecture_are_configuration():
 
 
 def test_sampled_learners_are_distinct_fresh_initialisations():
-    stacked = sample_learners(jax.random.PRNGKey(0), LearnerSpec(), 4, 2, 5)
+    stacked = sample_learners(jax.random.PRNGKey(0), LearnerSpec(), (4,), 2, 5)
     w = np.asarray(stacked[0]["w"])
     assert w.shape == (5, 4, 64)
     assert not np.allclose(w[0], w[1])
