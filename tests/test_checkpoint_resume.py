@@ -1,4 +1,5 @@
-import jax
+import functools
+
 import numpy as np
 import pytest
 
@@ -9,12 +10,18 @@ from jaxdistill.train import train_loop
 from tests.conftest import tree_equal
 
 
-def _run(cfg, run_dir, **kw):
-    init = make_ppmo(cfg).init
+@functools.lru_cache
+def _functions(cfg):
+    """Built once per config, so every run below reuses the same compiled programs."""
     env, params = make_env(cfg.env_id)
     evaluate = make_kshot_evaluate(env, params, cfg.learner, 16)
+    return make_ppmo(cfg).init, make_meta_epochs(cfg, 2), lambda k, s: evaluate(k, s.dataset)
+
+
+def _run(cfg, run_dir, **kw):
+    init, chunk, evaluate = _functions(cfg)
     return train_loop(
-        init_fn=init, chunk_fn=make_meta_epochs(cfg, 2), evaluate_fn=lambda k, s: evaluate(k, s.dataset),
+        init_fn=init, chunk_fn=chunk, evaluate_fn=evaluate,
         iteration_of=lambda s: int(s.meta_epoch), total_iterations=8, chunk=2,
         env_steps_per_iteration=cfg.env_steps_per_meta_epoch, run_dir=run_dir, seed=3,
         config={"k": cfg.k}, progress=False, tensorboard=False, **kw,
@@ -40,11 +47,53 @@ def test_resumed_run_ends_with_the_same_state_as_an_uninterrupted_one(tiny_ppmo_
 
 def test_resume_refuses_a_different_configuration(tiny_ppmo_config, tmp_path):
     _run(tiny_ppmo_config, tmp_path / "r", stop_after=2)
-    init = make_ppmo(tiny_ppmo_config).init
+    init, chunk, evaluate = _functions(tiny_ppmo_config)
     with pytest.raises(ValueError, match="configuration differs"):
         train_loop(
-            init_fn=init, chunk_fn=make_meta_epochs(tiny_ppmo_config, 2),
-            evaluate_fn=lambda k, s: jax.numpy.zeros(1), iteration_of=lambda s: int(s.meta_epoch),
+            init_fn=init, chunk_fn=chunk, evaluate_fn=evaluate, iteration_of=lambda s: int(s.meta_epoch),
             total_iterations=8, chunk=2, env_steps_per_iteration=1, run_dir=tmp_path / "r", seed=3,
             config={"k": 5}, progress=False, tensorboard=False, resume=True,
         )
+
+
+@pytest.mark.timeout(300)
+def test_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_dataset(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    tiny = ["--num-learners", "2", "--num-envs", "2", "--num-steps", "32", "--num-minibatches", "2",
+            "--meta-epochs", "100", "--eval-every", "20", "--eval-learners", "8", "--final-eval-learners", "8",
+            "--target-return", "None", "--no-progress", "--no-tensorboard", "--checkpoint-interval-s", "0"]
+
+    def cli(run_dir, *extra):
+        return [sys.executable, "-m", "experiments.cartpole", *tiny, "--run-dir", str(run_dir), *extra]
+
+    subprocess.run(cli(tmp_path / "full"), cwd=root, check=True, capture_output=True, timeout=240)
+
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(cli(killed_dir), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpts = killed_dir / "checkpoints"
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir()):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    steps = [int(p.name) for p in ckpts.iterdir() if p.name.isdigit()]
+    assert steps and max(steps) < 100  # really killed mid-run
+    assert not (killed_dir / "dataset").exists()
+
+    out = subprocess.run(cli(killed_dir, "--resume"), cwd=root, check=True, capture_output=True, text=True,
+                         timeout=240)
+    assert "resumed" in out.stderr
+    full = np.load(tmp_path / "full" / "dataset" / "dataset.npz")
+    resumed = np.load(killed_dir / "dataset" / "dataset.npz")
+    for name in ("x", "y", "inner_lr"):
+        np.testing.assert_array_equal(full[name], resumed[name])
