@@ -39,20 +39,24 @@ class Args:
     """Meta-epochs between 1000-learner evaluations."""
     timing_iterations: int = 20
     """Meta-epochs / PPO updates per timing measurement (after a warm-up)."""
-    repeats: int = 3
-    """Timing measurements; the median is reported."""
+    repeats: int = 7
+    """Timing measurements, interleaved between PPMO and PPO; min and median are reported (the min
+    is the run least disturbed by other load, e.g. CPU steal on a shared VM)."""
     out: Path = Path("benchmarks/results/cartpole_speed.json")
     """Where the JSON record goes."""
 
 
-def _median_seconds(fn, state, repeats):
-    jax.block_until_ready(fn(state))  # compile + warm-up
-    times = []
+def _timings(fns: dict, repeats: int) -> dict:
+    """Seconds per call of each ``fn()`` (compiled and warmed up first), measured interleaved."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times: dict = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(state))
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - t0)
+    return {name: {"min": float(np.min(t)), "median": float(np.median(t))} for name, t in times.items()}
 
 
 def main(args: Args) -> dict:
@@ -95,23 +99,23 @@ def main(args: Args) -> dict:
     print("time to distil:", json.dumps(record["time_to_distill"]))
 
     # 2. PPMO meta-epoch vs PPO update on the same rollout size
+    n_it = args.timing_iterations
     state = jax.jit(init)(jax.random.PRNGKey(args.seed))
-    ppmo_chunk = jax.jit(make_meta_epochs(config, args.timing_iterations))
-    ppmo_s = _median_seconds(ppmo_chunk, state, args.repeats) / args.timing_iterations
+    ppmo_chunk = jax.jit(make_meta_epochs(config, n_it))
     ppo_config = PPOConfig(env_id=config.env_id, num_envs=config.num_learners * config.num_envs,
                            num_steps=config.num_steps, num_minibatches=config.num_minibatches,
                            update_epochs=config.update_epochs)
     ppo_init, ppo_update = make_ppo(ppo_config)
-    ppo_chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: ppo_update(c), s, None, length=args.timing_iterations))
-    ppo_s = _median_seconds(ppo_chunk, jax.jit(ppo_init)(jax.random.PRNGKey(args.seed)), args.repeats)
-    ppo_s /= args.timing_iterations
+    ppo_chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: ppo_update(c), s, None, length=n_it))
+    ppo_state = jax.jit(ppo_init)(jax.random.PRNGKey(args.seed))
+    t = _timings({"ppmo": lambda: ppmo_chunk(state), "ppo": lambda: ppo_chunk(ppo_state)}, args.repeats)
     record["epoch_time"] = {
         "env_steps_per_iteration": config.env_steps_per_meta_epoch,
         "minibatch_size": config.env_steps_per_meta_epoch // config.num_minibatches,
         "update_epochs": config.update_epochs,
-        "ppmo_seconds_per_meta_epoch": ppmo_s,
-        "ppo_seconds_per_update": ppo_s,
-        "ppmo_over_ppo": ppmo_s / ppo_s,
+        "ppmo_seconds_per_meta_epoch": {k: v / n_it for k, v in t["ppmo"].items()},
+        "ppo_seconds_per_update": {k: v / n_it for k, v in t["ppo"].items()},
+        "ppmo_over_ppo": {k: t["ppmo"][k] / t["ppo"][k] for k in ("min", "median")},
         "paper_a100_atari": {"ppmo": 3.73, "ppo": 3.25, "ratio": 1.15},
     }
     print("epoch time:", json.dumps(record["epoch_time"]))
@@ -125,14 +129,15 @@ def main(args: Args) -> dict:
         inits = sample_learners(key, spec, (4,), 2, n)
         return jax.vmap(lambda p: inner_train(p, dataset, spec.apply))(inits)
 
-    train_s = _median_seconds(lambda k: train_learners(k, dataset), jax.random.PRNGKey(0), args.repeats)
-    eval_s = _median_seconds(lambda k: evaluate(k, dataset), jax.random.PRNGKey(0), args.repeats)
+    key = jax.random.PRNGKey(0)
+    t = _timings({"train": lambda: train_learners(key, dataset), "eval": lambda: evaluate(key, dataset)},
+                 args.repeats)
     record["kshot_throughput"] = {
         "learners_per_call": n,
-        "seconds_to_sample_and_train_1000": train_s,
-        "learners_trained_per_hour": n * 3600 / train_s,
-        "seconds_to_train_and_run_1000_full_episodes": eval_s,
-        "learners_trained_and_evaluated_per_hour": n * 3600 / eval_s,
+        "seconds_to_sample_and_train_1000": t["train"],
+        "learners_trained_per_hour": n * 3600 / t["train"]["min"],
+        "seconds_to_train_and_run_1000_full_episodes": t["eval"],
+        "learners_trained_and_evaluated_per_hour": n * 3600 / t["eval"]["min"],
         "paper_seconds_per_learner_atari_a100": 0.18,
     }
     print("k-shot throughput:", json.dumps(record["kshot_throughput"]))
