@@ -8,15 +8,19 @@ import jax.numpy as jnp
 from jaxdistill.dataset import SyntheticDataset
 from jaxdistill.inner import inner_train
 from jaxdistill.networks import LearnerSpec, sample_learners
+from jaxdistill.sharding import check_divisible, constrain_population
 
 
-def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episodes: int, greedy: bool):
+def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episodes: int, greedy: bool,
+                 mesh=None):
     """One full episode per policy; ``policy_logits_batch(obs (M, obs)) -> logits (M, A)``.
 
-    Returns the undiscounted episode returns, shape ``(num_episodes,)``.
+    Returns the undiscounted episode returns, shape ``(num_episodes,)``. With a ``mesh`` the
+    episodes are split over its devices (see :mod:`jaxdistill.sharding`).
     """
     k_reset, k_run = jax.random.split(key)
     obs, state = jax.vmap(env.reset, (0, None))(jax.random.split(k_reset, num_episodes), env_params)
+    obs, state = constrain_population((obs, state), mesh)
 
     def step(carry, key):
         obs, state, total, alive = carry
@@ -31,26 +35,32 @@ def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episo
         )
         total = total + reward * alive
         alive = alive * (1.0 - jnp.logical_or(terminated, truncated))
-        return (obs, state, total, alive), None
+        return constrain_population((obs, state, total, alive), mesh), None
 
-    init = (obs, state, jnp.zeros((num_episodes,)), jnp.ones((num_episodes,)))
+    init = constrain_population((obs, state, jnp.zeros((num_episodes,)), jnp.ones((num_episodes,))), mesh)
     (_, _, total, _), _ = jax.lax.scan(
         step, init, jax.random.split(k_run, env_params.max_steps_in_episode)
     )
     return total
 
 
-def make_kshot_evaluate(env, env_params, spec: LearnerSpec, num_learners: int = 1000, greedy: bool = True):
-    """``evaluate(key, dataset) -> returns (num_learners,)``, jitted; the dataset is traced."""
+def make_kshot_evaluate(env, env_params, spec: LearnerSpec, num_learners: int = 1000, greedy: bool = True,
+                        mesh=None):
+    """``evaluate(key, dataset) -> returns (num_learners,)``, jitted; the dataset is traced.
+
+    With a ``mesh`` (:func:`jaxdistill.sharding.population_mesh`) the learners are split over its
+    devices; the returns are the same as on one device.
+    """
     apply = spec.apply
+    check_divisible(num_learners, mesh)
 
     @jax.jit
     def evaluate(key: jax.Array, dataset: SyntheticDataset) -> jax.Array:
         k_init, k_run = jax.random.split(key)
         inits = sample_learners(k_init, spec, env.obs_shape, env.num_actions, num_learners)
-        trained = jax.vmap(lambda init: inner_train(init, dataset, apply))(inits)
+        trained = constrain_population(jax.vmap(lambda init: inner_train(init, dataset, apply))(inits), mesh)
         return run_episodes(
-            k_run, env, env_params, lambda obs: jax.vmap(apply)(trained, obs), num_learners, greedy
+            k_run, env, env_params, lambda obs: jax.vmap(apply)(trained, obs), num_learners, greedy, mesh
         )
 
     return evaluate

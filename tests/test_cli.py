@@ -65,3 +65,28 @@ def test_ppo_method_runs_end_to_end(tmp_path):
     assert result["method"] == "ppo" and result["updates"] == 20
     assert result["kshot"][0]["n"] == 16
     assert (tmp_path / "ppo" / "learning_curve.png").exists()
+
+
+def test_kshot_table_writes_table1_with_the_papers_numbers(tmp_path):
+    from experiments.kshot_table import Args as TableArgs
+    from experiments.kshot_table import main as table
+
+    rows = table(TableArgs(dims=(1,), distributions=("lambda", "random_l"), learners=64, out_dir=tmp_path))
+    assert [(r["n_dims"], r["k"], r["distribution"]) for r in rows] == [(1, 2, "lambda"), (1, 2, "random_l")]
+    assert rows[0]["paper_mean"] == 500 and rows[1]["paper_mean"] == 500
+    assert rows[0]["mean"] >= 490 and rows[0]["learners"] == 64
+    for name in ("table1.md", "table1.csv", "table1.json", "table1.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "(500 ± 0)" in (tmp_path / "table1.md").read_text()
+
+
+def test_kshot_table_rejects_missing_datasets_and_bad_arguments(tmp_path):
+    from experiments.kshot_table import Args as TableArgs
+    from experiments.kshot_table import main as table
+
+    with pytest.raises(SystemExit, match="no dataset at"):
+        table(TableArgs(dims=(1,), ks=("7",), datasets_dir=tmp_path, out_dir=tmp_path))
+    with pytest.raises(SystemExit, match="'kmin' or integers"):
+        table(TableArgs(dims=(1,), ks=("many",), out_dir=tmp_path))
+    with pytest.raises(SystemExit, match="unknown learner distribution"):
+        table(TableArgs(distributions=("resnet",), out_dir=tmp_path))

@@ -1,0 +1,199 @@
+"""Learner distributions: Λ and the paper's out-of-distribution families, as configuration.
+
+A :class:`LearnerDistribution` is a base :class:`~jaxdistill.networks.LearnerSpec` (activation,
+init scheme, gains) plus optional candidate hidden widths (``Random h``) and depths (``Random L``).
+
+Learners of different shapes cannot share one ``vmap``, and compiling one program per sampled
+shape is slow, so every learner of a distribution is embedded *exactly* in the largest shape:
+
+* a width-``h`` layer is zero-padded to the largest width. A padded unit has zero weights in and
+  out, so it outputs ``tanh(0) = 0``, receives zero gradient, and stays zero through any number of
+  SGD steps: the padded network computes, and trains, exactly like the narrow one;
+* a depth-``d`` learner carries the largest number of hidden layers and skips layers ``>= d``
+  (``h <- h`` instead of ``h <- tanh(hW + b)``). Skipped layers do not touch the output, so their
+  gradient is zero and the learner is the depth-``d`` network.
+
+So 1000 learners of a random-architecture distribution are sampled, trained and evaluated in one
+compiled, vmapped call whatever architectures are drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxdistill.dataset import SyntheticDataset
+from jaxdistill.evaluation import run_episodes
+from jaxdistill.inner import inner_train
+from jaxdistill.networks import _ACTIVATIONS, LearnerSpec
+from jaxdistill.sharding import check_divisible, constrain_population
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerDistribution:
+    name: str
+    """Short id used on the command line and in tables."""
+    base: LearnerSpec = LearnerSpec()
+    """Activation, init scheme and gains; its hidden sizes apply when no widths/depths are drawn."""
+    widths: tuple[int, ...] = ()
+    """If set, each learner's hidden width (shared by its hidden layers) is drawn uniformly from these."""
+    depths: tuple[int, ...] = ()
+    """If set, each learner's number of hidden layers is drawn uniformly from these (each >= 1)."""
+    label: str = ""
+    """Human-readable name for tables."""
+
+    def __post_init__(self):
+        if any(d < 1 for d in self.depths):
+            raise ValueError("random depths must be >= 1 (a linear learner is its own distribution)")
+        if len(set(self.base.hidden_sizes)) > 1:
+            raise ValueError(
+                f"{self.name}: hidden layers of different widths {self.base.hidden_sizes} are not a "
+                "distribution here; evaluate such a spec with evaluation.make_kshot_evaluate")
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.depths) if self.depths else len(self.base.hidden_sizes)
+
+    @property
+    def max_width(self) -> int:
+        if self.widths:
+            return max(self.widths)
+        return max(self.base.hidden_sizes, default=0)
+
+
+def table1_distributions() -> dict[str, LearnerDistribution]:
+    """The columns of the paper's Table 1."""
+    lam = LearnerSpec()
+    return {
+        "lambda": LearnerDistribution("lambda", lam, label="Λ"),
+        "ortho_std1": LearnerDistribution(
+            "ortho_std1", dataclasses.replace(lam, hidden_gain=1.0, output_gain=1.0), label="α_c: Ortho std=1"),
+        "xavier": LearnerDistribution(
+            "xavier", dataclasses.replace(lam, init="xavier_uniform"), label="α_c: Xe"),
+        "xavier_std1": LearnerDistribution(
+            "xavier_std1", dataclasses.replace(lam, init="xavier_uniform", hidden_gain=1.0, output_gain=1.0),
+            label="α_c: Xe std=1"),
+        "random_h": LearnerDistribution("random_h", lam, widths=tuple(range(32, 257)), label="Random h"),
+        "random_l": LearnerDistribution(
+            "random_l", dataclasses.replace(lam, hidden_sizes=(64,)), depths=(1, 2, 3, 4, 5, 6), label="Random L"),
+    }
+
+
+def grid_distribution(depth: int, width: int) -> LearnerDistribution:
+    """One cell of the paper's Table 6: ``depth`` hidden layers of ``width`` units, Λ's init."""
+    return LearnerDistribution(
+        f"L{depth}_h{width}", LearnerSpec(hidden_sizes=(width,) * depth), label=f"L={depth}, h={width}")
+
+
+def get_distribution(name: str) -> LearnerDistribution:
+    dists = table1_distributions()
+    if name in dists:
+        return dists[name]
+    if name.startswith("L") and "_h" in name:
+        depth, width = name[1:].split("_h")
+        return grid_distribution(int(depth), int(width))
+    raise ValueError(f"unknown learner distribution {name!r}; known: {sorted(dists)} and 'L<depth>_h<width>'")
+
+
+def _padded_weight(key, spec: LearnerSpec, gain: float, shape: tuple[int, int], active: tuple) -> jax.Array:
+    """A ``shape`` matrix whose top-left ``active`` block is drawn from ``spec.init`` and the rest is 0.
+
+    ``active`` entries may be traced. Orthogonal blocks come from a QR of a masked Gaussian: QR is
+    causal in the columns, so the first columns of Q are exactly the QR of the active block."""
+    rows, cols = shape
+    r_act, c_act = active
+    mask = (jnp.arange(rows)[:, None] < r_act) & (jnp.arange(cols)[None, :] < c_act)
+    if spec.init == "orthogonal":
+        tall = rows >= cols
+        big, small = (rows, cols) if tall else (cols, rows)
+        big_act, small_act = (r_act, c_act) if tall else (c_act, r_act)
+        a = jax.random.normal(key, (big, small), jnp.float32)
+        a = jnp.where((jnp.arange(big)[:, None] < big_act) & (jnp.arange(small)[None, :] < small_act), a, 0.0)
+        q, r = jnp.linalg.qr(a)
+        q = q * jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0)
+        w = q if tall else q.T
+        return jnp.where(mask, gain * w, 0.0)
+    fan_avg = (r_act + c_act) / 2.0
+    std = gain / jnp.sqrt(fan_avg)
+    if spec.init == "xavier_uniform":
+        w = jax.random.uniform(key, shape, jnp.float32, -1.0, 1.0) * std * math.sqrt(3.0)
+    else:  # xavier_normal: truncated at 2 std, rescaled to unit variance as in jax's variance_scaling
+        w = jax.random.truncated_normal(key, -2.0, 2.0, shape, jnp.float32) * std / 0.87962566103423978
+    return jnp.where(mask, w, 0.0)
+
+
+def init_padded(key, dist: LearnerDistribution, in_dim: int, out_dim: int, width, depth) -> list[dict]:
+    """Parameters of a ``depth`` x ``width`` learner embedded in the distribution's largest shape."""
+    W, D = dist.max_width, dist.max_depth
+    base = dist.base
+    keys = jax.random.split(key, D + 1)
+    layers = []
+    for i in range(D):
+        shape = (in_dim if i == 0 else W, W)
+        active = (in_dim if i == 0 else width, width)
+        w = _padded_weight(keys[i], base, base.hidden_gain, shape, active)
+        layers.append({"w": w, "b": jnp.zeros((W,), jnp.float32)})
+    out_in = W if D > 0 else in_dim
+    w = _padded_weight(keys[D], base, base.output_gain, (out_in, out_dim), (width if D > 0 else in_dim, out_dim))
+    layers.append({"w": w, "b": jnp.zeros((out_dim,), jnp.float32)})
+    return layers
+
+
+def padded_apply(params: list[dict], x: jax.Array, depth, activation: str = "tanh") -> jax.Array:
+    """Forward pass of a padded learner that uses only its first ``depth`` hidden layers."""
+    act = _ACTIVATIONS[activation]
+    for i, layer in enumerate(params[:-1]):
+        h = act(x @ layer["w"] + layer["b"])
+        x = h if i == 0 else jnp.where(i < depth, h, x)
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
+def sample_architectures(key, dist: LearnerDistribution, num: int) -> tuple[jax.Array, jax.Array]:
+    """Per-learner ``(widths, depths)`` drawn from the distribution, shape ``(num,)`` each."""
+    k_w, k_d = jax.random.split(key)
+    if dist.widths:
+        widths = jnp.asarray(dist.widths)[jax.random.randint(k_w, (num,), 0, len(dist.widths))]
+    else:
+        widths = jnp.full((num,), dist.max_width)
+    if dist.depths:
+        depths = jnp.asarray(dist.depths)[jax.random.randint(k_d, (num,), 0, len(dist.depths))]
+    else:
+        depths = jnp.full((num,), dist.max_depth)
+    return widths, depths
+
+
+def make_distribution_evaluate(env, env_params, dist: LearnerDistribution, num_learners: int = 1000,
+                               greedy: bool = True, mesh=None):
+    """``evaluate(key, dataset) -> (returns, widths, depths)`` over ``num_learners`` fresh learners.
+
+    One jitted call samples architectures and initialisations, trains every learner one SGD step on
+    the dataset and runs one full episode each; the dataset is traced. With a ``mesh`` the learners
+    are split over its devices.
+    """
+    check_divisible(num_learners, mesh)
+    if len(env.obs_shape) != 1:
+        raise ValueError("distribution evaluation takes vector observations")
+    in_dim, out_dim = env.obs_shape[0], env.num_actions
+    activation = dist.base.activation
+
+    @jax.jit
+    def evaluate(key: jax.Array, dataset: SyntheticDataset):
+        k_arch, k_init, k_run = jax.random.split(key, 3)
+        widths, depths = sample_architectures(k_arch, dist, num_learners)
+        inits = jax.vmap(lambda k, w, d: init_padded(k, dist, in_dim, out_dim, w, d))(
+            jax.random.split(k_init, num_learners), widths, depths)
+        inits, widths, depths = constrain_population((inits, widths, depths), mesh)
+
+        def train_one(params, depth):
+            return inner_train(params, dataset, lambda p, x: padded_apply(p, x, depth, activation))
+
+        trained = jax.vmap(train_one)(inits, depths)
+        policy = jax.vmap(lambda p, o, d: padded_apply(p, o, d, activation))
+        returns = run_episodes(k_run, env, env_params, lambda obs: policy(trained, obs, depths), num_learners,
+                               greedy, mesh)
+        return returns, widths, depths
+
+    return evaluate

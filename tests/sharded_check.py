@@ -1,0 +1,29 @@
+"""Run in a subprocess with 8 simulated CPU devices (see tests/test_sharding.py)."""
+
+import json
+import sys
+
+import jax
+import numpy as np
+
+from jaxdistill.dataset import load_dataset
+from jaxdistill.envs import make_env
+from jaxdistill.evaluation import make_kshot_evaluate
+from jaxdistill.learners import get_distribution, make_distribution_evaluate
+from jaxdistill.networks import LearnerSpec
+from jaxdistill.sharding import population_mesh
+
+dataset_dir = sys.argv[1]
+assert jax.device_count() == 8, jax.devices()
+env, params = make_env("CartPole2D-v1")
+dataset, _ = load_dataset(dataset_dir)
+key = jax.random.PRNGKey(11)
+out = {}
+for mesh_size in (8, 1):
+    mesh = population_mesh(jax.devices()[:mesh_size])
+    plain = make_kshot_evaluate(env, params, LearnerSpec(), 200, mesh=mesh)(key, dataset)
+    random_l, _, depths = make_distribution_evaluate(env, params, get_distribution("random_l"), 200, mesh=mesh)(
+        key, dataset)
+    out[mesh_size] = {"plain": np.asarray(plain).tolist(), "random_l": np.asarray(random_l).tolist(),
+                      "devices": len(plain.sharding.device_set)}
+print(json.dumps(out))

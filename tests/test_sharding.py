@@ -1,0 +1,38 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxdistill.sharding import check_divisible, population_mesh
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.timeout(300)
+def test_sharded_kshot_evaluation_on_8_simulated_devices_matches_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    dataset = ROOT / "experiments/results/cartpole2d_k3_ppmo_s0/dataset"
+    proc = subprocess.run([sys.executable, str(ROOT / "tests/sharded_check.py"), str(dataset)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    eight, one = out["8"], out["1"]
+    assert eight["devices"] == 8 and one["devices"] == 1
+    np.testing.assert_array_equal(eight["plain"], one["plain"])
+    np.testing.assert_array_equal(eight["random_l"], one["random_l"])
+    assert np.mean(eight["plain"]) >= 364.0
+
+
+def test_population_must_split_evenly():
+    from types import SimpleNamespace
+
+    eight = SimpleNamespace(size=8)  # check_divisible only reads the mesh's size
+    check_divisible(1000, eight)
+    with pytest.raises(ValueError, match="1001 learners do not split evenly over 8 devices"):
+        check_divisible(1001, eight)
+    check_divisible(7, None)
+    assert population_mesh().axis_names == ("learners",)
