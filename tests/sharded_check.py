@@ -26,4 +26,20 @@ for mesh_size in (8, 1):
         key, dataset)
     out[mesh_size] = {"plain": np.asarray(plain).tolist(), "random_l": np.asarray(random_l).tolist(),
                       "devices": len(plain.sharding.device_set)}
+
+# The sweep's population: 8 seeds of a tiny configuration, sharded over 8 devices vs not sharded.
+from jaxdistill.population import distill_population  # noqa: E402
+from jaxdistill.ppmo import PPMOConfig  # noqa: E402
+
+tiny = PPMOConfig(env_id="CartPole1D-v1", k=2, num_meta_epochs=4, num_learners=2, num_envs=2, num_steps=32,
+                  num_minibatches=2, update_epochs=2)
+sweep = {}
+for mesh in (population_mesh(), None):
+    result = distill_population(tiny, list(range(8)), chunk=2, eval_learners=8, target_return=None, mesh=mesh,
+                                log=False)
+    sweep["sharded" if mesh is not None else "single"] = {
+        "x": np.asarray(result.states.dataset.x).tolist(),
+        "devices": len(result.states.dataset.x.sharding.device_set),
+    }
+out["sweep"] = sweep
 print(json.dumps(out))

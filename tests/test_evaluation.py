@@ -47,13 +47,19 @@ def test_1000_lambda_learners_sampled_trained_and_evaluated_in_one_call(distille
     assert np.asarray(sampled(jax.random.PRNGKey(1), dataset)).mean() > 100.0
 
 
-def test_committed_2d_k3_dataset_beats_the_papers_364():
-    """The dataset committed under experiments/results, re-evaluated on 1000 fresh Λ learners."""
+@pytest.mark.parametrize("n_dims, k, paper_mean", [(1, 2, 500.0), (2, 3, 364.0), (3, 4, 261.0), (4, 5, 128.0),
+                                                  (5, 6, 88.4)])
+def test_committed_kmin_datasets_match_or_beat_the_papers_table1(n_dims, k, paper_mean):
+    """The datasets committed under experiments/results, re-evaluated on 1000 fresh Λ learners."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "experiments/results/cartpole2d_k3_ppmo_s0/dataset"
-    env, params = make_env("CartPole2D-v1")
-    dataset, meta = load_dataset(root, expect_obs_dim=8, expect_num_actions=4)
-    assert meta["k"] == 3
+    root = Path(__file__).resolve().parents[1] / f"experiments/results/cartpole{n_dims}d_k{k}_ppmo_s0/dataset"
+    env, params = make_env(f"CartPole{n_dims}D-v1")
+    dataset, meta = load_dataset(root, expect_obs_dim=4 * n_dims, expect_num_actions=2 * n_dims)
+    assert meta["k"] == k
     returns = np.asarray(make_kshot_evaluate(env, params, LearnerSpec(), 1000)(jax.random.PRNGKey(2024), dataset))
-    assert returns.mean() >= 364.0  # the paper's Table 1, 2-D 3-shot: 364 ± 151
+    # 1-D: the paper's 500 ± 0 is the cap, reproduced as >= 495; every other row must be beaten.
+    if n_dims == 1:
+        assert returns.mean() >= 495.0
+    else:
+        assert returns.mean() > paper_mean

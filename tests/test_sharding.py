@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.timeout(300)
-def test_sharded_kshot_evaluation_on_8_simulated_devices_matches_one_device():
+def test_sharded_kshot_evaluation_and_sweep_on_8_simulated_devices_match_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
     dataset = ROOT / "experiments/results/cartpole2d_k3_ppmo_s0/dataset"
     proc = subprocess.run([sys.executable, str(ROOT / "tests/sharded_check.py"), str(dataset)], cwd=ROOT, env=env,
@@ -25,6 +25,9 @@ def test_sharded_kshot_evaluation_on_8_simulated_devices_matches_one_device():
     np.testing.assert_array_equal(eight["plain"], one["plain"])
     np.testing.assert_array_equal(eight["random_l"], one["random_l"])
     assert np.mean(eight["plain"]) >= 364.0
+    sweep = out["sweep"]
+    assert sweep["sharded"]["devices"] == 8
+    np.testing.assert_allclose(sweep["sharded"]["x"], sweep["single"]["x"], rtol=1e-5, atol=1e-6)
 
 
 def test_population_must_split_evenly():

@@ -1,0 +1,197 @@
+"""Does the minimum distillation size k_min = ceil(c/2) + 1 hold? (the paper's Section 4.2)
+
+    python -m experiments.kmin_sweep                           # N = 1..5, k in {k_min-1, k_min, k_min+1, 512}, 3 seeds
+    python -m experiments.kmin_sweep --dims 1 2 --seeds 0 1    # a smaller sweep
+
+For every (N, k) all seeds are distilled together as one vmapped program (the seed axis sharded
+over all devices), each seed's dataset is written in the standard format, and 1000 fresh Λ
+learners evaluate each. Writes ``kmin_sweep.{md,csv,json,png}`` into ``--out-dir``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import tyro
+
+
+@dataclasses.dataclass
+class Args:
+    dims: tuple[int, ...] = (1, 2, 3, 4, 5)
+    """Cart-pole dimensions N (c = 2N actions)."""
+    ks: tuple[str, ...] = ("kmin-1", "kmin", "kmin+1", "512")
+    """Dataset sizes relative to k_min (kmin, kmin-1, kmin+1) or absolute integers."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Distillation seeds; they train together in one program per (N, k)."""
+    meta_epochs: tuple[int, ...] = (400, 1000, 2000, 2000, 3000)
+    """Meta-epoch budget for N = 1, 2, 3, ... (the last entry serves any larger N)."""
+    chunk: int = 50
+    """Meta-epochs between evaluations (all seeds stop once all reach --target-return)."""
+    target_return: float = 499.0
+    """Early-stop threshold on every seed's k-shot mean over --chunk-learners learners."""
+    chunk_learners: int = 200
+    """Learners per seed in the evaluations between chunks."""
+    learners: int = 1000
+    """Fresh Λ learners per dataset in the final table."""
+    num_learners: int = 8
+    """PPMO learners per meta-epoch (as experiments.cartpole)."""
+    num_envs: int = 2
+    """PPMO environments per learner."""
+    num_steps: int = 256
+    """PPMO rollout length."""
+    num_minibatches: int = 16
+    """PPMO minibatches per policy epoch."""
+    eval_seed: int = 2024
+    """Seed of the final evaluation."""
+    out_dir: Path = Path("experiments/results/kmin_sweep")
+    """Where datasets, tables and the plot go."""
+
+
+def resolve_k(label: str, n_dims: int) -> int:
+    from jaxdistill.kmin import k_min
+
+    base = k_min(2 * n_dims)
+    try:
+        if label.startswith("kmin"):
+            k = base + (int(label[4:]) if label[4:] else 0)
+        else:
+            k = int(label)
+    except ValueError:
+        raise SystemExit(f"experiments.kmin_sweep: error: --ks takes kmin, kmin-1, kmin+1 or integers, got {label!r}")
+    if k < 1:
+        raise SystemExit(f"experiments.kmin_sweep: error: {label} gives k={k} < 1 for N={n_dims}")
+    return k
+
+
+def main(args: Args) -> list[dict]:
+    if not args.seeds or any(n < 1 for n in args.dims) or not args.meta_epochs:
+        raise SystemExit("experiments.kmin_sweep: error: need seeds, --dims >= 1 and a --meta-epochs budget")
+    plan = [(n, label, resolve_k(label, n)) for n in args.dims for label in args.ks]
+
+    import jax
+    import numpy as np
+
+    from jaxdistill.dataset import save_dataset
+    from jaxdistill.envs import cartpole_id, make_env
+    from jaxdistill.evaluation import make_kshot_evaluate
+    from jaxdistill.kmin import k_min
+    from jaxdistill.population import distill_population
+    from jaxdistill.ppmo import PPMOConfig
+    from jaxdistill.sharding import population_mesh
+    from jaxdistill.train import config_to_dict
+
+    devices = jax.devices()
+    mesh = population_mesh(devices) if len(args.seeds) % len(devices) == 0 else None
+    if mesh is None and len(devices) > 1:
+        print(f"[kmin_sweep] {len(args.seeds)} seeds do not split over {len(devices)} devices: not sharding",
+              file=sys.stderr)
+    rows = []
+    for n_dims, label, k in plan:
+        budget = args.meta_epochs[min(n_dims, len(args.meta_epochs)) - 1]
+        budget = max(args.chunk, budget - budget % args.chunk)
+        config = PPMOConfig(env_id=cartpole_id(n_dims), k=k, num_meta_epochs=budget, num_learners=args.num_learners,
+                            num_envs=args.num_envs, num_steps=args.num_steps, num_minibatches=args.num_minibatches)
+        print(f"[kmin_sweep] N={n_dims} k={k} ({label}), seeds {list(args.seeds)}, up to {budget} meta-epochs",
+              file=sys.stderr)
+        result = distill_population(config, list(args.seeds), chunk=args.chunk, eval_learners=args.chunk_learners,
+                                    target_return=args.target_return, mesh=mesh)
+        env, env_params = make_env(config.env_id)
+        evaluate = make_kshot_evaluate(env, env_params, config.learner, args.learners)
+        for i, seed in enumerate(args.seeds):
+            dataset = jax.tree_util.tree_map(lambda x: x[i], result.states.dataset)
+            save_dataset(args.out_dir / "datasets" / f"cartpole{n_dims}d_k{k}_s{seed}", dataset,
+                         env_id=config.env_id, learner_spec=config.learner.to_dict(), config=config_to_dict(config),
+                         extra={"seed": seed, "meta_epochs": result.meta_epochs})
+            returns = np.asarray(evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), seed), dataset))
+            rows.append({"n_dims": n_dims, "actions": 2 * n_dims, "k_min": k_min(2 * n_dims), "k_label": label,
+                         "k": k, "seed": seed, "meta_epochs": result.meta_epochs,
+                         "env_steps": result.meta_epochs * config.env_steps_per_meta_epoch,
+                         "wall_time_s_all_seeds": result.wall_time, "mean": float(returns.mean()),
+                         "std": float(returns.std()), "learners": args.learners})
+    write_outputs(args, rows)
+    return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    import numpy as np
+
+    out = []
+    for n_dims, k in dict.fromkeys((r["n_dims"], r["k"]) for r in rows):
+        sel = [r for r in rows if (r["n_dims"], r["k"]) == (n_dims, k)]
+        means = np.array([r["mean"] for r in sel])
+        out.append({"n_dims": n_dims, "k": k, "k_label": sel[0]["k_label"], "k_min": sel[0]["k_min"],
+                    "seeds": len(sel), "mean_of_seeds": float(means.mean()), "std_over_seeds": float(means.std()),
+                    "per_seed": [round(float(m), 1) for m in means],
+                    "within_seed_std": float(np.mean([r["std"] for r in sel])),
+                    "meta_epochs": sel[0]["meta_epochs"], "wall_time_s": sel[0]["wall_time_s_all_seeds"]})
+    return out
+
+
+def law_verdicts(summary: list[dict]) -> dict[int, str]:
+    verdicts = {}
+    for n_dims in dict.fromkeys(s["n_dims"] for s in summary):
+        by_label = {s["k_label"]: s for s in summary if s["n_dims"] == n_dims}
+        below, at = by_label.get("kmin-1"), by_label.get("kmin")
+        if below is None or at is None:
+            verdicts[n_dims] = "not tested (needs kmin-1 and kmin)"
+        elif below["mean_of_seeds"] < 0.5 * at["mean_of_seeds"]:
+            verdicts[n_dims] = (f"holds: k={below['k']} gives {below['mean_of_seeds']:.1f}, "
+                                f"k_min={at['k']} gives {at['mean_of_seeds']:.1f}")
+        else:
+            verdicts[n_dims] = (f"does NOT hold: k={below['k']} still gives {below['mean_of_seeds']:.1f} "
+                                f"(k_min={at['k']}: {at['mean_of_seeds']:.1f})")
+    return verdicts
+
+
+def write_outputs(args: Args, rows: list[dict]) -> None:
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    with open(args.out_dir / "kmin_sweep.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = summarize(rows)
+    verdicts = law_verdicts(summary)
+    (args.out_dir / "kmin_sweep.json").write_text(
+        json.dumps({"runs": rows, "summary": summary, "verdicts": verdicts}, indent=2) + "\n")
+    lines = [
+        f"k-shot return over {rows[0]['learners']} fresh Λ learners per dataset; mean ± std over seeds of the "
+        "per-dataset means (per-seed means in brackets).",
+        "",
+        "| N | actions | k | k vs k_min | seeds | k-shot return | per seed | meta-epochs | wall time (all seeds) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        lines.append(f"| {s['n_dims']} | {2 * s['n_dims']} | {s['k']} | {s['k_label']} | {s['seeds']} | "
+                     f"**{s['mean_of_seeds']:.1f}** ± {s['std_over_seeds']:.1f} | {s['per_seed']} | "
+                     f"{s['meta_epochs']} | {s['wall_time_s']:.0f} s |")
+    lines += ["", "The k_min law per N (holds when k_min - 1 reaches less than half of k_min's return):", ""]
+    lines += [f"- N={n}: {v}" for n, v in verdicts.items()]
+    (args.out_dir / "kmin_sweep.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for n_dims in dict.fromkeys(s["n_dims"] for s in summary):
+        sel = [s for s in summary if s["n_dims"] == n_dims]
+        ax.errorbar([s["k_label"] for s in sel], [s["mean_of_seeds"] for s in sel],
+                    yerr=[s["std_over_seeds"] for s in sel], marker="o", capsize=3, label=f"{n_dims}-D")
+    ax.set_xlabel("k")
+    ax.set_ylabel("k-shot return (1000 Λ learners)")
+    ax.set_title("Minimum distillation size on N-D cart-pole")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(args.out_dir / "kmin_sweep.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
