@@ -24,7 +24,7 @@ import jax
 import numpy as np
 import tyro
 
-from benchmarks.machine import describe_machine
+from benchmarks.machine import describe_machine, write_record
 
 
 @dataclasses.dataclass
@@ -141,9 +141,7 @@ def main(args: Args) -> dict:
         "paper_seconds_per_learner_atari_a100": 0.18,
     }
     print("k-shot throughput:", json.dumps(record["kshot_throughput"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"written to {args.out}")
+    write_record(args.out, record)
     return record
 
 

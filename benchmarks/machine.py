@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+from pathlib import Path
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write a benchmark's JSON record and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"written to {path}")
 
 
 def describe_machine() -> dict:

@@ -10,9 +10,7 @@ learners evaluate each. Writes ``kmin_sweep.{md,csv,json,png}`` into ``--out-dir
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -148,15 +146,11 @@ def law_verdicts(summary: list[dict]) -> dict[int, str]:
 
 
 def write_outputs(args: Args, rows: list[dict]) -> None:
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    with open(args.out_dir / "kmin_sweep.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    from jaxdistill.metrics import write_rows
+
     summary = summarize(rows)
     verdicts = law_verdicts(summary)
-    (args.out_dir / "kmin_sweep.json").write_text(
-        json.dumps({"runs": rows, "summary": summary, "verdicts": verdicts}, indent=2) + "\n")
+    write_rows(args.out_dir, "kmin_sweep", rows, {"summary": summary, "verdicts": verdicts})
     lines = [
         f"k-shot return over {rows[0]['learners']} fresh Λ learners per dataset; mean ± std over seeds of the "
         "per-dataset means (per-seed means in brackets).",

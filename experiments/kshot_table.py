@@ -13,9 +13,7 @@ exactly, see ``jaxdistill.learners``), sharded over all devices. Writes ``table1
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -139,12 +137,9 @@ def main(args: Args) -> list[dict]:
 
 
 def write_outputs(args: Args, rows: list[dict]) -> None:
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    with open(args.out_dir / "table1.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (args.out_dir / "table1.json").write_text(json.dumps(rows, indent=2) + "\n")
+    from jaxdistill.metrics import write_rows
+
+    write_rows(args.out_dir, "table1", rows)
     labels = list(dict.fromkeys(r["label"] for r in rows))
     lines = [
         f"k-shot return, mean ± std over {rows[0]['learners']} fresh learners per cell (ours); "

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
+
+
+def write_rows(out_dir: str | os.PathLike, stem: str, rows: list[dict], extra_json: dict | None = None) -> None:
+    """Write result rows to ``<stem>.csv`` and ``<stem>.json`` (with ``extra_json`` beside the rows)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    payload = {"runs": rows, **extra_json} if extra_json else rows
+    (out_dir / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 
 class MetricsLogger:
