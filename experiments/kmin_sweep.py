@@ -45,6 +45,10 @@ class Args:
     """PPMO minibatches per policy epoch."""
     eval_seed: int = 2024
     """Seed of the final evaluation."""
+    distributed: bool = False
+    """Multi-host: call jax.distributed.initialize() first (coordinator, process count and id come from
+    the cluster environment, e.g. a TPU pod or SLURM); the population is then sharded over every host's
+    devices."""
     out_dir: Path = Path("experiments/results/kmin_sweep")
     """Where datasets, tables and the plot go."""
 
@@ -59,7 +63,8 @@ def resolve_k(label: str, n_dims: int) -> int:
         else:
             k = int(label)
     except ValueError:
-        raise SystemExit(f"experiments.kmin_sweep: error: --ks takes kmin, kmin-1, kmin+1 or integers, got {label!r}")
+        raise SystemExit(
+            f"experiments.kmin_sweep: error: --ks takes kmin, kmin-1, kmin+1 or integers, got {label!r}") from None
     if k < 1:
         raise SystemExit(f"experiments.kmin_sweep: error: {label} gives k={k} < 1 for N={n_dims}")
     return k
@@ -71,7 +76,11 @@ def main(args: Args) -> list[dict]:
     plan = [(n, label, resolve_k(label, n)) for n in args.dims for label in args.ks]
 
     import jax
-    import numpy as np
+
+    if args.distributed:
+        from jaxdistill.sharding import initialize_distributed
+
+        initialize_distributed()
 
     from jaxdistill.dataset import save_dataset
     from jaxdistill.envs import cartpole_id, make_env
@@ -79,7 +88,7 @@ def main(args: Args) -> list[dict]:
     from jaxdistill.kmin import k_min
     from jaxdistill.population import distill_population
     from jaxdistill.ppmo import PPMOConfig
-    from jaxdistill.sharding import population_mesh
+    from jaxdistill.sharding import is_main_process, population_mesh, to_host
     from jaxdistill.train import config_to_dict
 
     devices = jax.devices()
@@ -100,17 +109,19 @@ def main(args: Args) -> list[dict]:
         env, env_params = make_env(config.env_id)
         evaluate = make_kshot_evaluate(env, env_params, config.learner, args.learners)
         for i, seed in enumerate(args.seeds):
-            dataset = jax.tree_util.tree_map(lambda x: x[i], result.states.dataset)
-            save_dataset(args.out_dir / "datasets" / f"cartpole{n_dims}d_k{k}_s{seed}", dataset,
-                         env_id=config.env_id, learner_spec=config.learner.to_dict(), config=config_to_dict(config),
-                         extra={"seed": seed, "meta_epochs": result.meta_epochs})
-            returns = np.asarray(evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), seed), dataset))
+            dataset = jax.tree_util.tree_map(lambda x: to_host(x)[i], result.states.dataset)
+            if is_main_process():
+                save_dataset(args.out_dir / "datasets" / f"cartpole{n_dims}d_k{k}_s{seed}", dataset,
+                             env_id=config.env_id, learner_spec=config.learner.to_dict(),
+                             config=config_to_dict(config), extra={"seed": seed, "meta_epochs": result.meta_epochs})
+            returns = to_host(evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), seed), dataset))
             rows.append({"n_dims": n_dims, "actions": 2 * n_dims, "k_min": k_min(2 * n_dims), "k_label": label,
                          "k": k, "seed": seed, "meta_epochs": result.meta_epochs,
                          "env_steps": result.meta_epochs * config.env_steps_per_meta_epoch,
                          "wall_time_s_all_seeds": result.wall_time, "mean": float(returns.mean()),
                          "std": float(returns.std()), "learners": args.learners})
-    write_outputs(args, rows)
+    if is_main_process():
+        write_outputs(args, rows)
     return rows
 
 

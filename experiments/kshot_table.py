@@ -55,6 +55,10 @@ class Args:
     """Where the run directories with the datasets live (or are written)."""
     distill_missing: bool = False
     """Distil a missing dataset with experiments.cartpole's defaults instead of failing."""
+    distributed: bool = False
+    """Multi-host: call jax.distributed.initialize() first (coordinator, process count and id come from
+    the cluster environment, e.g. a TPU pod or SLURM); the population is then sharded over every host's
+    devices."""
     out_dir: Path = Path("experiments/results/kshot_table")
     """Where the tables and plot go."""
 
@@ -90,12 +94,16 @@ def main(args: Args) -> list[dict]:
     cells = [(n, k_label, resolve_k(k_label, n)) for n in args.dims for k_label in args.ks]
 
     import jax
-    import numpy as np
+
+    if args.distributed:
+        from jaxdistill.sharding import initialize_distributed
+
+        initialize_distributed()
 
     from jaxdistill.dataset import load_dataset
     from jaxdistill.envs import cartpole_id, make_env
     from jaxdistill.learners import make_distribution_evaluate
-    from jaxdistill.sharding import population_mesh
+    from jaxdistill.sharding import is_main_process, population_mesh, to_host
 
     mesh = population_mesh()
     learners = args.learners - args.learners % mesh.size or mesh.size
@@ -119,7 +127,7 @@ def main(args: Args) -> list[dict]:
             t0 = time.perf_counter()
             evaluate = make_distribution_evaluate(env, env_params, dist, learners, mesh=mesh)
             returns, _, _ = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
-            returns = np.asarray(returns)
+            returns = to_host(returns)
             row = {
                 "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
                 "learners": learners, "mean": float(returns.mean()), "std": float(returns.std()),
@@ -132,7 +140,8 @@ def main(args: Args) -> list[dict]:
             print(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
                   + (f"   (paper {row['paper_mean']} ± {row['paper_std']})" if row["paper_mean"] is not None else "")
                   + f"   [{row['seconds']:.1f} s]", file=sys.stderr)
-    write_outputs(args, rows)
+    if is_main_process():
+        write_outputs(args, rows)
     return rows
 
 

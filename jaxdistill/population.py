@@ -18,7 +18,7 @@ import numpy as np
 from jaxdistill.envs import make_env
 from jaxdistill.evaluation import make_kshot_evaluate
 from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
-from jaxdistill.sharding import constrain_population
+from jaxdistill.sharding import constrain_population, to_host
 
 
 @dataclasses.dataclass
@@ -71,7 +71,7 @@ def distill_population(
         states, _ = chunk_all(states)
         it += chunk
         eval_keys = jax.vmap(jax.random.fold_in, (0, None))(eval_roots, it)
-        returns = np.asarray(evaluate_all(eval_keys, states))
+        returns = to_host(evaluate_all(eval_keys, states))
         means = returns.mean(axis=1)
         history.append({"meta_epoch": it, "kshot_means": means.tolist(), "wall_time": time.perf_counter() - start})
         if log:

@@ -41,6 +41,20 @@ def check_divisible(num: int, mesh: Mesh | None, what: str = "learners") -> None
         raise ValueError(f"{num} {what} do not split evenly over {mesh.size} devices; use a multiple of {mesh.size}")
 
 
+def to_host(x) -> np.ndarray:
+    """The whole (possibly multi-host sharded) array as NumPy, on every process."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def is_main_process() -> bool:
+    """Whether this process writes files (process 0 of a multi-host run, or the only one)."""
+    return jax.process_index() == 0
+
+
 def initialize_distributed(coordinator_address: str | None = None, num_processes: int | None = None,
                            process_id: int | None = None) -> None:
     """Start JAX's multi-host runtime (arguments default to the cluster's environment, e.g. on TPU pods
