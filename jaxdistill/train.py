@@ -169,7 +169,7 @@ def train_loop(
     )
 
 
-_RESUMABLE_KEYS = {"resume", "total_iterations", "meta_epochs", "checkpoint_interval_s", "progress",
+_RESUMABLE_KEYS = {"resume", "run_dir", "total_iterations", "meta_epochs", "checkpoint_interval_s", "progress",
                    "tensorboard", "stop_after", "target_return", "final_eval_learners", "sampled_eval",
                    "ppo_timesteps"}
 
