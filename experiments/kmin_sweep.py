@@ -16,6 +16,8 @@ from pathlib import Path
 
 import tyro
 
+from jaxdistill.ppmo import PPMOConfig
+
 
 @dataclasses.dataclass
 class Args:
@@ -35,13 +37,13 @@ class Args:
     """Learners per seed in the evaluations between chunks."""
     learners: int = 1000
     """Fresh Λ learners per dataset in the final table."""
-    num_learners: int = 8
-    """PPMO learners per meta-epoch (as experiments.cartpole)."""
-    num_envs: int = 2
+    num_learners: int = PPMOConfig.num_learners
+    """PPMO learners per meta-epoch."""
+    num_envs: int = PPMOConfig.num_envs
     """PPMO environments per learner."""
-    num_steps: int = 256
+    num_steps: int = PPMOConfig.num_steps
     """PPMO rollout length."""
-    num_minibatches: int = 16
+    num_minibatches: int = PPMOConfig.num_minibatches
     """PPMO minibatches per policy epoch."""
     eval_seed: int = 2024
     """Seed of the final evaluation."""
@@ -87,7 +89,6 @@ def main(args: Args) -> list[dict]:
     from jaxdistill.evaluation import make_kshot_evaluate
     from jaxdistill.kmin import k_min
     from jaxdistill.population import distill_population
-    from jaxdistill.ppmo import PPMOConfig
     from jaxdistill.sharding import is_main_process, population_mesh, to_host
     from jaxdistill.train import config_to_dict
 
