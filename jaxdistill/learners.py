@@ -125,6 +125,18 @@ def _padded_weight(key, spec: LearnerSpec, gain: float, shape: tuple[int, int], 
     return jnp.where(mask, w, 0.0)
 
 
+def check_padding_fits(dist: LearnerDistribution, in_dim: int, out_dim: int) -> None:
+    """Padded orthogonal blocks need every sampled layer to keep the padded layer's orientation
+    (tall or wide), i.e. observation and action sizes no larger than the narrowest width."""
+    if dist.max_depth == 0 or not dist.widths:
+        return
+    narrowest = min(dist.widths)
+    if dist.base.init == "orthogonal" and (in_dim > narrowest or out_dim > narrowest):
+        raise ValueError(
+            f"{dist.name}: widths down to {narrowest} are narrower than the observation ({in_dim}) or action "
+            f"({out_dim}) size; padded orthogonal init needs widths >= both")
+
+
 def init_padded(key, dist: LearnerDistribution, in_dim: int, out_dim: int, width, depth) -> list[dict]:
     """Parameters of a ``depth`` x ``width`` learner embedded in the distribution's largest shape."""
     W, D = dist.max_width, dist.max_depth
@@ -177,6 +189,7 @@ def make_distribution_evaluate(env, env_params, dist: LearnerDistribution, num_l
     if len(env.obs_shape) != 1:
         raise ValueError("distribution evaluation takes vector observations")
     in_dim, out_dim = env.obs_shape[0], env.num_actions
+    check_padding_fits(dist, in_dim, out_dim)
     activation = dist.base.activation
 
     @jax.jit

@@ -84,6 +84,11 @@ def test_architectures_are_drawn_from_the_whole_range():
         get_distribution("resnet")
     with pytest.raises(ValueError, match="different widths"):
         LearnerDistribution("mixed", LearnerSpec(hidden_sizes=(64, 32)))
+    from jaxdistill.learners import check_padding_fits
+
+    check_padding_fits(get_distribution("random_h"), 20, 10)
+    with pytest.raises(ValueError, match="narrower than the observation"):
+        check_padding_fits(get_distribution("random_h"), 100, 6)
 
 
 @pytest.mark.timeout(240)
