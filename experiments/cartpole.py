@@ -136,14 +136,13 @@ def summarize(returns, learners: str, policy: str) -> dict:
 
 
 def run_ppmo(args: Args) -> dict:
-    import jax
 
     from jaxdistill.dataset import save_dataset
     from jaxdistill.envs import cartpole_id, make_env
     from jaxdistill.evaluation import make_kshot_evaluate
     from jaxdistill.plotting import cartpole_action_names, cartpole_feature_names, plot_dataset, plot_learning_curve
     from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
-    from jaxdistill.train import config_to_dict, train_loop
+    from jaxdistill.train import config_to_dict, run_keys, train_loop
 
     env_id = cartpole_id(args.dims)
     config = PPMOConfig(
@@ -173,7 +172,7 @@ def run_ppmo(args: Args) -> dict:
         config=config_to_dict(config),
         extra={"meta_epochs": int(result.state.meta_epoch), "seed": args.seed},
     )
-    final_key = jax.random.fold_in(jax.random.PRNGKey(args.seed), 2)
+    final_key = run_keys(args.seed)[2]
     table = [summarize(
         make_kshot_evaluate(env, env_params, config.learner, args.final_eval_learners)(final_key, dataset),
         "Λ (2x64 tanh, orthogonal)", "greedy")]
@@ -201,7 +200,7 @@ def run_ppo(args: Args) -> dict:
     from jaxdistill.evaluation import run_episodes
     from jaxdistill.plotting import plot_learning_curve
     from jaxdistill.ppo import PPOConfig, make_ppo
-    from jaxdistill.train import config_to_dict, train_loop
+    from jaxdistill.train import config_to_dict, run_keys, train_loop
 
     env_id = cartpole_id(args.dims)
     config = PPOConfig(env_id=env_id, total_timesteps=args.ppo_timesteps, num_envs=args.ppo_num_envs,
@@ -224,7 +223,7 @@ def run_ppo(args: Args) -> dict:
         checkpoint_interval_s=args.checkpoint_interval_s, resume=args.resume,
         tensorboard=args.tensorboard, progress=args.progress, desc=f"PPO {args.dims}-D",
     )
-    final_key = jax.random.fold_in(jax.random.PRNGKey(args.seed), 2)
+    final_key = run_keys(args.seed)[2]
     returns = jax.jit(lambda k, s: evaluate(k, s, args.final_eval_learners))(final_key, result.state)
     plot_learning_curve(result.rows, args.run_dir / "learning_curve.png", title=f"PPO, {args.dims}-D cart-pole")
     return {"method": "ppo", "env_id": env_id, "updates": int(result.state.update_step),

@@ -20,7 +20,6 @@ def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episo
     """
     k_reset, k_run = jax.random.split(key)
     obs, state = jax.vmap(env.reset, (0, None))(jax.random.split(k_reset, num_episodes), env_params)
-    obs, state = constrain_population((obs, state), mesh)
 
     def step(carry, key):
         obs, state, total, alive = carry

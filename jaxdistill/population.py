@@ -19,6 +19,7 @@ from jaxdistill.envs import make_env
 from jaxdistill.evaluation import make_kshot_evaluate
 from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
 from jaxdistill.sharding import constrain_population, to_host
+from jaxdistill.train import run_keys
 
 
 @dataclasses.dataclass
@@ -41,15 +42,15 @@ def distill_population(
 ) -> PopulationResult:
     """Train ``len(seeds)`` PPMO runs of ``config`` together for up to ``config.num_meta_epochs``.
 
-    Every seed uses exactly the key an individual run with that seed would (``fold_in(key, 0)``),
-    so a seed's dataset here equals the dataset of ``train_loop`` with the same seed and chunking.
+    Every seed takes its keys from :func:`jaxdistill.train.run_keys`, as ``train_loop`` does, so a
+    seed's dataset here equals the dataset of ``train_loop`` with the same seed and chunking.
     """
     env, env_params = make_env(config.env_id)
     init = make_ppmo(config).init
     run_chunk = make_meta_epochs(config, chunk)
     evaluate = make_kshot_evaluate(env, env_params, config.learner, eval_learners)
-    keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), 0) for s in seeds])
-    eval_roots = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), 1) for s in seeds])
+    keys = jnp.stack([run_keys(s)[0] for s in seeds])
+    eval_roots = jnp.stack([run_keys(s)[1] for s in seeds])
 
     @jax.jit
     def init_all(keys):

@@ -34,6 +34,14 @@ class LoopResult:
     run_dir: Path
 
 
+def run_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The three independent key streams of a run with ``seed``: training, evaluations during
+    training (folded with the iteration), and the final evaluation. Everything that trains or
+    evaluates "seed s" derives its keys here, so a seed means the same run everywhere."""
+    root = jax.random.PRNGKey(seed)
+    return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1), jax.random.fold_in(root, 2)
+
+
 class _Interrupted(Exception):
     pass
 
@@ -70,8 +78,7 @@ def train_loop(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    root = jax.random.PRNGKey(seed)
-    train_key, eval_root = jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
+    train_key, eval_root, _ = run_keys(seed)
     chunk_fn = jax.jit(chunk_fn)
     evaluate_fn = jax.jit(evaluate_fn)
     ckpt = Checkpointer(run_dir / "checkpoints", interval_seconds=checkpoint_interval_s)
