@@ -105,7 +105,7 @@ def main(args: Args) -> dict:
     ppo_config = PPOConfig(env_id=config.env_id, num_envs=config.num_learners * config.num_envs,
                            num_steps=config.num_steps, num_minibatches=config.num_minibatches,
                            update_epochs=config.update_epochs)
-    ppo_init, ppo_update = make_ppo(ppo_config)
+    ppo_init, ppo_update = make_ppo(ppo_config)[:2]
     ppo_chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: ppo_update(c), s, None, length=n_it))
     ppo_state = jax.jit(ppo_init)(jax.random.PRNGKey(args.seed))
     t = _timings({"ppmo": lambda: ppmo_chunk(state), "ppo": lambda: ppo_chunk(ppo_state)}, args.repeats)

@@ -20,6 +20,7 @@ from typing import Literal
 
 import tyro
 
+from experiments.common import format_table, summarize
 from jaxdistill.ppmo import PPMOConfig
 
 
@@ -117,30 +118,17 @@ def validate(args: Args) -> Args:
     return args
 
 
-def format_table(rows: list[dict]) -> str:
-    lines = ["| learners | policy | episodes | mean ± std | min | max |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r['learners']} | {r['policy']} | {r['n']} | {r['mean']:.1f} ± {r['std']:.1f} "
-            f"| {r['min']:.0f} | {r['max']:.0f} |"
-        )
-    return "\n".join(lines)
-
-
-def summarize(returns, learners: str, policy: str) -> dict:
-    import numpy as np
-
-    r = np.asarray(returns)
-    return {"learners": learners, "policy": policy, "n": int(r.size), "mean": float(r.mean()),
-            "std": float(r.std()), "min": float(r.min()), "max": float(r.max())}
-
-
 def run_ppmo(args: Args) -> dict:
 
     from jaxdistill.dataset import save_dataset
     from jaxdistill.envs import cartpole_id, make_env
     from jaxdistill.evaluation import make_kshot_evaluate
-    from jaxdistill.plotting import cartpole_action_names, cartpole_feature_names, plot_dataset, plot_learning_curve
+    from jaxdistill.plotting import (
+        cartpole_action_names,
+        cartpole_feature_names,
+        plot_dataset,
+        plot_learning_curve,
+    )
     from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
     from jaxdistill.train import config_to_dict, run_keys, train_loop
 
@@ -206,7 +194,7 @@ def run_ppo(args: Args) -> dict:
     config = PPOConfig(env_id=env_id, total_timesteps=args.ppo_timesteps, num_envs=args.ppo_num_envs,
                        num_steps=args.ppo_num_steps, update_epochs=args.update_epochs, ent_coef=args.ppo_ent_coef)
     env, env_params = make_env(env_id)
-    init, update = make_ppo(config)
+    init, update = make_ppo(config)[:2]
 
     def chunk(state):
         return jax.lax.scan(lambda s, _: update(s), state, None, length=args.eval_every)

@@ -53,6 +53,9 @@ class Args:
     devices."""
     out_dir: Path = Path("experiments/results/kmin_sweep")
     """Where datasets, tables and the plot go."""
+    merge: bool = False
+    """Keep the rows of an earlier sweep in --out-dir (kmin_sweep.json) for every (N, k) this run does not
+    redo, so a sweep can be extended one N at a time into one table."""
 
 
 def resolve_k(label: str, n_dims: int) -> int:
@@ -122,8 +125,21 @@ def main(args: Args) -> list[dict]:
                          "wall_time_s_all_seeds": result.wall_time, "mean": float(returns.mean()),
                          "std": float(returns.std()), "learners": args.learners})
     if is_main_process():
+        if args.merge:
+            rows = merge_rows(args.out_dir / "kmin_sweep.json", rows)
         write_outputs(args, rows)
     return rows
+
+
+def merge_rows(previous: Path, rows: list[dict]) -> list[dict]:
+    """Earlier rows whose (N, k) is not among ``rows``, then ``rows``; sorted by (N, k)."""
+    import json
+
+    if not previous.exists():
+        return rows
+    redone = {(r["n_dims"], r["k"]) for r in rows}
+    kept = [r for r in json.loads(previous.read_text())["runs"] if (r["n_dims"], r["k"]) not in redone]
+    return sorted(kept + rows, key=lambda r: (r["n_dims"], r["k"], r["seed"]))
 
 
 def summarize(rows: list[dict]) -> list[dict]:

@@ -3,12 +3,13 @@
     python -m experiments.kshot_table                          # N = 1..5 at k = k_min, datasets from experiments/results
     python -m experiments.kshot_table --ks kmin 512            # also k = 512 (distils what is missing)
     python -m experiments.kshot_table --dims 1 2 --learners 200
+    python -m experiments.kshot_table --table 6                # the L x h grid of Table 6
 
 For every (N, k) it loads ``<datasets-dir>/cartpole<N>d_k<K>_ppmo_s<seed>/dataset`` or, with
 ``--distill-missing``, distils it first with ``experiments.cartpole``'s defaults. Every learner
 distribution is one compiled call over ``--learners`` learners (random architectures are padded
 exactly, see ``jaxdistill.learners``), sharded over all devices. Writes ``table1.md``,
-``table1.csv``, ``table1.json`` and ``table1.png`` into ``--out-dir``.
+``table1.csv``, ``table1.json`` and ``table1.png`` into ``--out-dir`` (``table6.*`` with ``--table 6``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import tyro
 
@@ -36,6 +38,39 @@ PAPER_TABLE1 = {
     (5, 512): [(85.4, 28.1), (13.0, 2.5), (42.9, 15.5), (42.0, 15.2), (142, 15.2), (160, 37.1)],
 }
 
+GRID_DEPTHS = (0, 1, 2, 3, 4, 5)
+GRID_WIDTHS = (32, 64, 128, 256)
+GRID_DISTRIBUTIONS = tuple(f"L{d}_h{w}" for d in GRID_DEPTHS for w in GRID_WIDTHS)
+
+# The paper's Table 6 (k = k_min, means over 1000 learners; rows L = 0..5, columns h = 32, 64, 128, 256).
+# The paper's text holds five grids whose sub-captions ("(b) 3-shot 2D", "(c) 4-shot 3D", "(d) 5-shot 4D")
+# each follow one grid later than their order would put them and "(e) 6-shot 5D" has no grid after it;
+# we read the five grids in order as N = 1..5, the only reading in which every cell falls as N grows.
+PAPER_TABLE6 = {
+    1: [[500.0, 500.0, 500.0, 500.0], [500.0, 500.0, 500.0, 500.0], [500.0, 500.0, 500.0, 500.0],
+        [500.0, 500.0, 500.0, 500.0], [499.9, 500.0, 500.0, 500.0], [494.9, 499.5, 500.0, 500.0]],
+    2: [[94.4, 90.4, 93.1, 93.2], [490.5, 490.5, 491.8, 491.8], [500.0, 500.0, 500.0, 500.0],
+        [492.7, 500.0, 500.0, 500.0], [447.8, 490.4, 499.2, 500.0], [371.3, 448.3, 489.4, 499.6]],
+    3: [[78.7, 76.9, 78.6, 80.4], [430.7, 468.7, 482.7, 488.2], [382.8, 447.6, 486.6, 498.2],
+        [292.7, 368.4, 441.5, 488.1], [220.7, 284.8, 366.0, 437.1], [170.7, 221.8, 287.0, 374.9]],
+    4: [[49.1, 50.7, 51.1, 50.9], [177.7, 193.1, 200.6, 208.0], [182.0, 210.2, 235.7, 261.0],
+        [159.1, 186.5, 217.8, 251.3], [135.6, 162.1, 189.6, 225.2], [109.5, 136.8, 161.9, 198.8]],
+    5: [[38.0, 39.6, 39.1, 39.4], [125.0, 134.5, 140.0, 143.4], [149.3, 165.5, 183.2, 196.8],
+        [135.1, 153.8, 175.1, 197.5], [113.0, 136.3, 157.2, 181.5], [79.5, 115.1, 136.0, 160.9]],
+}
+
+
+def paper_figure(table: int, n_dims: int, k_label, name: str) -> tuple[float | None, float | None]:
+    """The paper's (mean, std) for one cell, (None, None) where the paper has none."""
+    if table == 1:
+        paper = PAPER_TABLE1.get((n_dims, k_label))
+        if paper and name in DISTRIBUTIONS:
+            return paper[DISTRIBUTIONS.index(name)]
+    elif k_label == "kmin" and n_dims in PAPER_TABLE6 and name in GRID_DISTRIBUTIONS:
+        depth, width = name[1:].split("_h")
+        return PAPER_TABLE6[n_dims][GRID_DEPTHS.index(int(depth))][GRID_WIDTHS.index(int(width))], None
+    return None, None
+
 
 @dataclasses.dataclass
 class Args:
@@ -45,6 +80,9 @@ class Args:
     """Dataset sizes: 'kmin' (= N + 1) and/or integers such as 512."""
     distributions: tuple[str, ...] = DISTRIBUTIONS
     """Learner distributions (columns); see jaxdistill.learners (also 'L<depth>_h<width>')."""
+    table: Literal[1, 6] = 1
+    """1: the paper's Table 1 (--distributions); 6: its Table 6, the grid of L = 0..5 hidden layers x
+    h = 32..256 units with Λ's init (replaces --distributions)."""
     learners: int = 1000
     """Fresh learners per cell."""
     seed: int = 0
@@ -84,6 +122,8 @@ def dataset_dir(args: Args, n_dims: int, k: int) -> Path:
 def main(args: Args) -> list[dict]:
     from jaxdistill.learners import get_distribution
 
+    if args.table == 6:
+        args = dataclasses.replace(args, distributions=GRID_DISTRIBUTIONS)
     for name in args.distributions:
         try:
             get_distribution(name)
@@ -121,7 +161,6 @@ def main(args: Args) -> list[dict]:
             distill(DistillArgs(dims=n_dims, k=k, seed=args.seed, run_dir=path.parent, progress=False))
         env, env_params = make_env(cartpole_id(n_dims))
         dataset, meta = load_dataset(path, expect_obs_dim=env.obs_shape[0], expect_num_actions=env.num_actions)
-        paper = PAPER_TABLE1.get((n_dims, k_label if k_label == "kmin" else k))
         for name in args.distributions:
             dist = get_distribution(name)
             t0 = time.perf_counter()
@@ -131,18 +170,23 @@ def main(args: Args) -> list[dict]:
             row = {
                 "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
                 "learners": learners, "mean": float(returns.mean()), "std": float(returns.std()),
-                "paper_mean": None, "paper_std": None,
                 "seconds": time.perf_counter() - t0, "dataset": str(path),
             }
-            if paper and name in DISTRIBUTIONS:
-                row["paper_mean"], row["paper_std"] = paper[DISTRIBUTIONS.index(name)]
+            row["paper_mean"], row["paper_std"] = paper_figure(args.table, n_dims, k_label if k_label == "kmin" else k,
+                                                               name)
             rows.append(row)
             print(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
-                  + (f"   (paper {row['paper_mean']} ± {row['paper_std']})" if row["paper_mean"] is not None else "")
+                  + (f"   (paper {row['paper_mean']})" if row["paper_mean"] is not None else "")
                   + f"   [{row['seconds']:.1f} s]", file=sys.stderr)
     if is_main_process():
-        write_outputs(args, rows)
+        (write_table6 if args.table == 6 else write_outputs)(args, rows)
     return rows
+
+
+def paper_cell(r: dict) -> str:
+    if r["paper_mean"] is None:
+        return ""
+    return f" ({r['paper_mean']} ± {r['paper_std']})" if r["paper_std"] is not None else f" ({r['paper_mean']})"
 
 
 def write_outputs(args: Args, rows: list[dict]) -> None:
@@ -161,10 +205,7 @@ def write_outputs(args: Args, rows: list[dict]) -> None:
         cells = []
         for label in labels:
             r = next(x for x in rows if (x["n_dims"], x["k"], x["label"]) == (n_dims, k, label))
-            cell = f"**{r['mean']:.1f}** ± {r['std']:.1f}"
-            if r["paper_mean"] is not None:
-                cell += f" ({r['paper_mean']} ± {r['paper_std']})"
-            cells.append(cell)
+            cells.append(f"**{r['mean']:.1f}** ± {r['std']:.1f}" + paper_cell(r))
         lines.append(f"| {n_dims}D {k}-shot | " + " | ".join(cells) + " |")
     (args.out_dir / "table1.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -192,6 +233,64 @@ def write_outputs(args: Args, rows: list[dict]) -> None:
     fig.savefig(args.out_dir / "table1.png", dpi=120)
     plt.close(fig)
     print(f"\nwritten to {args.out_dir}/table1.{{md,csv,json,png}}", file=sys.stderr)
+
+
+def write_table6(args: Args, rows: list[dict]) -> None:
+    """One L x h grid per (N, k): our mean ± std with the paper's mean in brackets, and a heat map each."""
+    from jaxdistill.metrics import write_rows
+
+    write_rows(args.out_dir, "table6", rows)
+    experiments = list(dict.fromkeys((r["n_dims"], r["k"]) for r in rows))
+    lines = [f"k-shot return, mean ± std over {rows[0]['learners']} fresh learners with L hidden layers of h units "
+             "(Λ's orthogonal init) per cell; the paper's Table 6 mean in brackets.", ""]
+
+    def cell_row(n_dims, k, depth, width):
+        return next((r for r in rows if (r["n_dims"], r["k"], r["distribution"]) == (n_dims, k, f"L{depth}_h{width}")),
+                    None)
+
+    depths = [d for d in GRID_DEPTHS if any(r["distribution"].startswith(f"L{d}_") for r in rows)]
+    widths = [w for w in GRID_WIDTHS if any(r["distribution"].endswith(f"_h{w}") for r in rows)]
+    for n_dims, k in experiments:
+        lines += [f"### {n_dims}-D, {k}-shot", "", "| | " + " | ".join(f"h={w}" for w in widths) + " |",
+                  "|---|" + "---|" * len(widths)]
+        for depth in depths:
+            cells = []
+            for width in widths:
+                r = cell_row(n_dims, k, depth, width)
+                cells.append("" if r is None else f"**{r['mean']:.1f}** ± {r['std']:.1f}" + paper_cell(r))
+            lines.append(f"| L={depth} | " + " | ".join(cells) + " |")
+        lines.append("")
+    (args.out_dir / "table6.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    has_paper = any(r["paper_mean"] is not None for r in rows)
+    fig, axes = plt.subplots(1 + has_paper, len(experiments), figsize=(2.6 * len(experiments), 2.4 * (1 + has_paper)),
+                             squeeze=False)
+    for j, (n_dims, k) in enumerate(experiments):
+        for i, key in enumerate(["mean", "paper_mean"][: 1 + has_paper]):
+            grid = np.array([[np.nan if (r := cell_row(n_dims, k, d, w)) is None or r[key] is None else r[key]
+                              for w in widths] for d in depths])
+            ax = axes[i, j]
+            ax.imshow(grid, vmin=0, vmax=500, cmap="viridis", aspect="auto")
+            for (a, b), v in np.ndenumerate(grid):
+                if not np.isnan(v):
+                    ax.text(b, a, f"{v:.0f}", ha="center", va="center", fontsize=6,
+                            color="w" if v < 250 else "k")
+            ax.set_xticks(range(len(widths)), [str(w) for w in widths], fontsize=7)
+            ax.set_yticks(range(len(depths)), [str(d) for d in depths], fontsize=7)
+            ax.set_title(f"{n_dims}-D k={k}" + (" (paper)" if key == "paper_mean" else " (ours)"), fontsize=8)
+            ax.set_xlabel("h", fontsize=7)
+            ax.set_ylabel("L", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out_dir / "table6.png", dpi=120)
+    plt.close(fig)
+    print(f"\nwritten to {args.out_dir}/table6.{{md,csv,json,png}}", file=sys.stderr)
 
 
 if __name__ == "__main__":

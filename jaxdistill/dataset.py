@@ -9,6 +9,10 @@ On disk a dataset is a directory holding
 
 Training a learner on it takes one SGD step: ``params -= inner_lr * grad(mean((f(params, x) - y)**2))``
 with the mean over all k x num_actions elements; the policy is the argmax (or softmax) of f.
+
+Image datasets keep X in the observation's shape, ``(k, *obs_shape)``. A dataset distilled with
+encoder rollback (``learner_spec.encoder_layers > 0``) also holds ``encoder.npz``: the trained
+encoder layers (``layer<i>_w``, ``layer<i>_b``) that a fresh learner's remaining layers sit on.
 """
 
 from __future__ import annotations
@@ -75,14 +79,19 @@ def save_dataset(
     learner_spec: dict,
     config: dict | None = None,
     extra: dict | None = None,
+    encoder_params: list[dict] | None = None,
 ) -> Path:
-    """Write ``dataset.npz`` and ``metadata.json`` into ``directory``; returns the directory."""
+    """Write ``dataset.npz`` and ``metadata.json`` (and ``encoder.npz`` for a non-empty encoder)
+    into ``directory``; returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     x = np.asarray(dataset.x, np.float32)
     y = np.asarray(dataset.y, np.float32)
     inner_lr = np.asarray(dataset.inner_lr, np.float32).reshape(())
     np.savez(directory / "dataset.npz", x=x, y=y, inner_lr=inner_lr)
+    if encoder_params:
+        np.savez(directory / "encoder.npz", **{f"layer{i}_{name}": np.asarray(layer[name], np.float32)
+                                               for i, layer in enumerate(encoder_params) for name in ("w", "b")})
     from jaxdistill.envs import make_env
 
     env, _ = make_env(env_id)
@@ -94,6 +103,7 @@ def save_dataset(
         "obs_shape": list(x.shape[1:]),
         "num_actions": int(y.shape[1]),
         "k": int(x.shape[0]),
+        "encoder_layers": len(encoder_params or []),
         "inner_lr": float(inner_lr),
         "learner_spec": learner_spec,
         "config": config or {},
@@ -109,6 +119,7 @@ def load_dataset(
     *,
     expect_obs_dim: int | None = None,
     expect_num_actions: int | None = None,
+    expect_obs_shape: tuple[int, ...] | None = None,
 ) -> tuple[SyntheticDataset, dict[str, Any]]:
     """Read and validate a dataset directory (or its ``dataset.npz``).
 
@@ -160,6 +171,11 @@ def load_dataset(
             f"{path}: dataset instances have {obs_dim} features but the environment observes {expect_obs_dim} "
             f"(dataset env: {metadata.get('env_id')})"
         )
+    if expect_obs_shape is not None and tuple(x.shape[1:]) != tuple(expect_obs_shape):
+        raise DatasetFileError(
+            f"{path}: dataset instances have shape {tuple(x.shape[1:])} but the environment observes "
+            f"{tuple(expect_obs_shape)} (dataset env: {metadata.get('env_id')})"
+        )
     if expect_num_actions is not None and num_actions != expect_num_actions:
         raise DatasetFileError(
             f"{path}: dataset labels have {num_actions} actions but the environment has {expect_num_actions} "
@@ -167,3 +183,21 @@ def load_dataset(
         )
     dataset = SyntheticDataset(x=jnp.asarray(x), y=jnp.asarray(y), inner_lr=jnp.asarray(inner_lr))
     return dataset, metadata
+
+
+def load_encoder(directory: str | os.PathLike) -> list[dict]:
+    """The trained encoder saved beside a dataset (``[]`` for a dataset distilled without one)."""
+    path = Path(directory)
+    if path.is_file():
+        path = path.parent
+    metadata = json.loads((path / "metadata.json").read_text()) if (path / "metadata.json").is_file() else {}
+    n = int(metadata.get("encoder_layers", 0))
+    if n == 0:
+        return []
+    if not (path / "encoder.npz").is_file():
+        raise DatasetFileError(f"{path}: metadata says encoder_layers={n} but encoder.npz is missing")
+    with np.load(path / "encoder.npz", allow_pickle=False) as data:
+        try:
+            return [{"w": jnp.asarray(data[f"layer{i}_w"]), "b": jnp.asarray(data[f"layer{i}_b"])} for i in range(n)]
+        except KeyError as e:
+            raise DatasetFileError(f"{path}/encoder.npz lacks {e}; expected layer0..{n - 1} weights") from None

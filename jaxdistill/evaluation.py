@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jaxdistill.dataset import SyntheticDataset
 from jaxdistill.inner import inner_train
-from jaxdistill.networks import LearnerSpec, sample_learners
+from jaxdistill.networks import ConvSpec, LearnerSpec, sample_learners
 from jaxdistill.sharding import check_divisible, constrain_population
 
 
@@ -43,23 +43,27 @@ def run_episodes(key: jax.Array, env, env_params, policy_logits_batch, num_episo
     return total
 
 
-def make_kshot_evaluate(env, env_params, spec: LearnerSpec, num_learners: int = 1000, greedy: bool = True,
-                        mesh=None):
-    """``evaluate(key, dataset) -> returns (num_learners,)``, jitted; the dataset is traced.
+def make_kshot_evaluate(env, env_params, spec: LearnerSpec | ConvSpec, num_learners: int = 1000,
+                        greedy: bool = True, mesh=None):
+    """``evaluate(key, dataset, encoder_params=()) -> returns (num_learners,)``, jitted; dataset and
+    encoder are traced.
 
-    With a ``mesh`` (:func:`jaxdistill.sharding.population_mesh`) the learners are split over its
-    devices; the returns are the same as on one device.
+    Learners with an encoder (``spec.encoder_layers > 0``) share the given trained encoder and draw
+    fresh layers after it. With a ``mesh`` (:func:`jaxdistill.sharding.population_mesh`) the
+    learners are split over its devices; the returns are the same as on one device.
     """
     apply = spec.apply
     check_divisible(num_learners, mesh)
 
     @jax.jit
-    def evaluate(key: jax.Array, dataset: SyntheticDataset) -> jax.Array:
+    def evaluate(key: jax.Array, dataset: SyntheticDataset, encoder_params=()) -> jax.Array:
         k_init, k_run = jax.random.split(key)
         inits = sample_learners(k_init, spec, env.obs_shape, env.num_actions, num_learners)
-        trained = constrain_population(jax.vmap(lambda init: inner_train(init, dataset, apply))(inits), mesh)
+        encoded = dataset.replace(x=spec.encode(encoder_params, dataset.x))
+        trained = constrain_population(jax.vmap(lambda init: inner_train(init, encoded, apply))(inits), mesh)
         return run_episodes(
-            k_run, env, env_params, lambda obs: jax.vmap(apply)(trained, obs), num_learners, greedy, mesh
+            k_run, env, env_params, lambda obs: jax.vmap(apply)(trained, spec.encode(encoder_params, obs)),
+            num_learners, greedy, mesh,
         )
 
     return evaluate

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from pathlib import Path
 
@@ -64,7 +65,7 @@ class MetricsLogger:
                 csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore").writerow(row)
         if self._writer is not None:
             for k, v in row.items():
-                if k != "step":
+                if k != "step" and math.isfinite(v):
                     self._writer.add_scalar(k, v, step)
 
     @property

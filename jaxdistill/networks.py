@@ -61,6 +61,15 @@ class LearnerSpec:
         """Raw outputs (logits / regression targets) for a batch of observations."""
         return mlp_apply(params, obs, self.activation)
 
+    encoder_layers = 0
+    """MLP learners have no encoder: PPMO distils the whole network."""
+
+    def init_encoder(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list:
+        return []
+
+    def encode(self, params: list, obs: jax.Array) -> jax.Array:
+        return obs
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -104,9 +113,147 @@ def mlp_apply(params: list[dict], x: jax.Array, activation: Activation = "tanh")
     return x @ last["w"] + last["b"]
 
 
-def sample_learners(key: jax.Array, spec: LearnerSpec, obs_shape: tuple[int, ...], out_dim: int, num: int):
+def sample_learners(key: jax.Array, spec: LearnerSpec | ConvSpec, obs_shape: tuple[int, ...], out_dim: int, num: int):
     """``num`` independent initialisations of ``spec``, stacked on a leading axis."""
     return jax.vmap(lambda k: spec.init_params(k, obs_shape, out_dim))(jax.random.split(key, num))
+
+
+def conv2d(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
+    """A VALID convolution of NHWC ``x`` with HWIO ``w``, as patches @ weights.
+
+    Equal to ``lax.conv_general_dilated``, but under ``jax.vmap`` over per-learner weights it stays
+    a batched matmul, where XLA:CPU's grouped convolutions (and their second derivatives, which
+    the meta-gradient through the inner step needs) are many times slower."""
+    kh, kw, c_in, c_out = w.shape
+    patches = jax.lax.conv_general_dilated_patches(x, (kh, kw), (stride, stride), "VALID",
+                                                   dimension_numbers=("NHWC", "OIHW", "NHWC"))
+    return patches @ jnp.transpose(w, (2, 0, 1, 3)).reshape(c_in * kh * kw, c_out)
+
+
+ConvLayer = tuple[int, int, int]
+"""``(features, kernel size, stride)`` of a VALID-padded square convolution."""
+
+NATURE_CONVS: tuple[ConvLayer, ...] = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+"""The PPO Nature CNN's convolutions (Mnih et al. 2015), the paper's Atari architecture α_a."""
+
+MINATAR_CONVS: tuple[ConvLayer, ...] = ((16, 3, 1), (32, 3, 1), (32, 3, 1))
+"""A MinAtar-sized CNN with α_a's five-layer shape (three convs, one hidden dense, the output)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvSpec:
+    """A CNN (convolutions, hidden dense layers, linear output) split at layer ``encoder_layers``.
+
+    Layers ``[0, encoder_layers)`` are the *encoder*, trained by the outer loss and kept across
+    meta-epochs (the paper's encoder rollback, Algorithm 2); layers ``[encoder_layers, num_layers)``
+    are the *learner* that PPMO re-samples every meta-epoch and trains one step on the encoded
+    synthetic images. ``init_params``/``apply`` are the learner's, so the training code treats a
+    CNN learner like an MLP one; ``apply`` takes the encoder's features (raw observations when
+    ``encoder_layers == 0``). Weights are orthogonal with gain sqrt(2) (hidden) and ``output_gain``.
+    Observations are channels-last ``(H, W, C)`` or, with ``channels_first``, ``(C, H, W)`` as
+    EnvPool's stacked Atari frames; they are expected as floats (Atari frames already divided by 255).
+    """
+
+    convs: tuple[ConvLayer, ...] = NATURE_CONVS
+    """Convolutions ``(features, kernel, stride)``, ReLU after each."""
+    dense: tuple[int, ...] = (512,)
+    """Hidden dense layers after the flattened convolutions."""
+    encoder_layers: int = 0
+    """l: how many leading layers form the encoder (0 = full distillation; num_layers = direct PPO)."""
+    channels_first: bool = False
+    """Observations are ``(C, H, W)`` (EnvPool Atari) instead of ``(H, W, C)`` (gymnax MinAtar)."""
+    hidden_gain: float = math.sqrt(2.0)
+    output_gain: float = 0.01
+
+    def __post_init__(self):
+        object.__setattr__(self, "convs", tuple(tuple(int(v) for v in c) for c in self.convs))
+        object.__setattr__(self, "dense", tuple(int(d) for d in self.dense))
+        if not 0 <= self.encoder_layers <= self.num_layers:
+            raise ValueError(f"encoder_layers must be in 0..{self.num_layers}, got {self.encoder_layers}")
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.convs) + len(self.dense) + 1
+
+    def layer_input_shapes(self, obs_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """The input shape of every layer (channels-last maps for convs, vectors for dense layers)."""
+        if len(obs_shape) != 3:
+            raise ValueError(f"a CNN takes image observations (3 axes), got shape {tuple(obs_shape)}")
+        c, h, w = obs_shape if self.channels_first else (obs_shape[2], obs_shape[0], obs_shape[1])
+        shapes = []
+        for features, kernel, stride in self.convs:
+            shapes.append((h, w, c))
+            h, w, c = (h - kernel) // stride + 1, (w - kernel) // stride + 1, features
+            if h < 1 or w < 1:
+                raise ValueError(f"observations of shape {tuple(obs_shape)} are too small for convolutions {self.convs}")
+        flat = h * w * c
+        for size in self.dense:
+            shapes.append((flat,))
+            flat = size
+        shapes.append((flat,))
+        return shapes
+
+    def _init_layers(self, key, obs_shape, out_dim: int, start: int, end: int) -> list[dict]:
+        shapes = self.layer_input_shapes(obs_shape)
+        keys = jax.random.split(key, self.num_layers)
+        layers = []
+        for i in range(start, end):
+            if i < len(self.convs):
+                features, kernel, _ = self.convs[i]
+                fan_in = shapes[i][2]
+                w = jax.nn.initializers.orthogonal(self.hidden_gain, column_axis=-1)(
+                    keys[i], (kernel, kernel, fan_in, features), jnp.float32)
+                layers.append({"w": w, "b": jnp.zeros((features,), jnp.float32)})
+            else:
+                is_output = i == self.num_layers - 1
+                fan_out = out_dim if is_output else self.dense[i - len(self.convs)]
+                gain = self.output_gain if is_output else self.hidden_gain
+                w = jax.nn.initializers.orthogonal(gain)(keys[i], (shapes[i][0], fan_out), jnp.float32)
+                layers.append({"w": w, "b": jnp.zeros((fan_out,), jnp.float32)})
+        return layers
+
+    def _apply_layers(self, params: list[dict], x: jax.Array, start: int) -> jax.Array:
+        # Inputs of layers up to the first dense one are maps (H, W, C); later ones are vectors.
+        rank = 3 if start <= len(self.convs) else 1
+        batch = x.shape[: x.ndim - rank]
+        x = x.reshape((-1, *x.shape[x.ndim - rank:]))
+        if start == 0 and self.channels_first:
+            x = jnp.moveaxis(x, 1, -1)
+        if not params:
+            return x.reshape((*batch, *x.shape[1:]))
+        for offset, layer in enumerate(params):
+            i = start + offset
+            if i < len(self.convs):
+                x = conv2d(x, layer["w"], self.convs[i][2]) + layer["b"]
+            else:
+                x = x.reshape((x.shape[0], -1)) @ layer["w"] + layer["b"]
+            if i < self.num_layers - 1:
+                x = jax.nn.relu(x)
+        return x.reshape((*batch, *x.shape[1:]))
+
+    # The learner: layers [encoder_layers, num_layers).
+    def init_params(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list[dict]:
+        """A fresh learner (the layers after the encoder) for observations of ``obs_shape``."""
+        return self._init_layers(key, obs_shape, out_dim, self.encoder_layers, self.num_layers)
+
+    def apply(self, params: list[dict], features: jax.Array) -> jax.Array:
+        """Learner outputs for a batch of encoder features (observations when ``encoder_layers == 0``)."""
+        return self._apply_layers(params, features, self.encoder_layers)
+
+    # The encoder: layers [0, encoder_layers).
+    def init_encoder(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list[dict]:
+        """The encoder's parameters (an empty list when ``encoder_layers == 0``; the whole network,
+        output layer included, when ``encoder_layers == num_layers``)."""
+        return self._init_layers(key, obs_shape, out_dim, 0, self.encoder_layers)
+
+    def encode(self, params: list[dict], obs: jax.Array) -> jax.Array:
+        """Encoder features for a batch of observations (the observations themselves for l = 0)."""
+        if not params:
+            return obs
+        return self._apply_layers(params, obs, 0)
+
+    def to_dict(self) -> dict:
+        return {"type": "cnn", **dataclasses.asdict(self)}
 
 
 def num_params(params) -> int:

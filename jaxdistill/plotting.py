@@ -78,3 +78,45 @@ def plot_dataset(
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_image_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    path: str | os.PathLike,
+    action_names: list[str] | None = None,
+    channels_first: bool = False,
+    title: str = "",
+    max_channels: int = 4,
+) -> None:
+    """Each synthetic image (a row: its first ``max_channels`` channels) beside its softmaxed label."""
+    x = np.asarray(x)
+    if channels_first:
+        x = np.moveaxis(x, 1, -1)
+    y = np.asarray(y)
+    probs = np.exp(y - y.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    k, channels = x.shape[0], min(x.shape[-1], max_channels)
+    fig, axes = plt.subplots(k, channels + 1, figsize=(1.6 * (channels + 1) + 1.5, 1.5 * k + 0.6), squeeze=False)
+    names = action_names or [str(a) for a in range(y.shape[1])]
+    for i in range(k):
+        for c in range(channels):
+            ax = axes[i, c]
+            ax.imshow(x[i, ..., c], cmap="gray")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"channel {c}", fontsize=8)
+        ax = axes[i, channels]
+        ax.barh(range(y.shape[1]), probs[i], color="tab:blue")
+        ax.set_xlim(0, 1)
+        ax.set_yticks(range(y.shape[1]), names, fontsize=6)
+        ax.invert_yaxis()
+        ax.tick_params(axis="x", labelsize=6)
+        axes[i, 0].set_ylabel(f"#{i}", rotation=0, labelpad=12)
+        if i == 0:
+            ax.set_title("softmax(Y)", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -69,18 +69,22 @@ def train_loop(
     progress: bool = True,
     stop_after: int | None = None,
     desc: str = "train",
+    jit_chunk: bool = True,
 ) -> LoopResult:
     """Run ``chunk_fn`` until ``total_iterations`` or until an evaluation reaches ``target_return``.
 
     ``chunk_fn(state) -> (state, metrics)`` advances ``chunk`` iterations; ``evaluate_fn(key, state)``
     returns per-episode returns. ``stop_after`` stops (with a checkpoint) after that many
-    iterations, as if the process had been killed there; it exists for tests.
+    iterations, as if the process had been killed there; it exists for tests. ``jit_chunk=False``
+    takes ``chunk_fn`` and ``evaluate_fn`` as they are (host-stepped environments, see
+    :mod:`jaxdistill.host_loop`).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     train_key, eval_root, _ = run_keys(seed)
-    chunk_fn = jax.jit(chunk_fn)
-    evaluate_fn = jax.jit(evaluate_fn)
+    if jit_chunk:
+        chunk_fn = jax.jit(chunk_fn)
+        evaluate_fn = jax.jit(evaluate_fn)
     ckpt = Checkpointer(run_dir / "checkpoints", interval_seconds=checkpoint_interval_s)
 
     state = jax.jit(init_fn)(train_key)
@@ -113,7 +117,8 @@ def train_loop(
     old_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
     start = time.perf_counter() - float(meta.get("wall_time", 0.0))
     it = iteration_of(state)
-    finished = bool(meta.get("finished", False))
+    # A run that finished its budget goes on when resumed with a larger one (--meta-epochs).
+    finished = bool(meta.get("finished", False)) and (it >= total_iterations or meta.get("reached_target_at") is not None)
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -94,7 +94,8 @@ def test_kshot_table_rejects_missing_datasets_and_bad_arguments(tmp_path):
 
 def test_kmin_sweep_runs_seeds_together_and_reports_the_law(tmp_path):
     from experiments.kmin_sweep import Args as SweepArgs
-    from experiments.kmin_sweep import law_verdicts, main as sweep, resolve_k
+    from experiments.kmin_sweep import law_verdicts, resolve_k
+    from experiments.kmin_sweep import main as sweep
 
     assert [resolve_k(x, 2) for x in ("kmin-1", "kmin", "kmin+1", "512")] == [2, 3, 4, 512]
     with pytest.raises(SystemExit, match="gives k=-1 < 1 for N=1"):
