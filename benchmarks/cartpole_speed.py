@@ -24,7 +24,7 @@ import jax
 import numpy as np
 import tyro
 
-from benchmarks.machine import describe_machine, write_record
+from benchmarks.machine import describe_machine, interleaved_timings, write_record
 
 
 @dataclasses.dataclass
@@ -44,19 +44,6 @@ class Args:
     is the run least disturbed by other load, e.g. CPU steal on a shared VM)."""
     out: Path = Path("benchmarks/results/cartpole_speed.json")
     """Where the JSON record goes."""
-
-
-def _timings(fns: dict, repeats: int) -> dict:
-    """Seconds per call of each ``fn()`` (compiled and warmed up first), measured interleaved."""
-    for fn in fns.values():
-        jax.block_until_ready(fn())
-    times: dict = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn())
-            times[name].append(time.perf_counter() - t0)
-    return {name: {"min": float(np.min(t)), "median": float(np.median(t))} for name, t in times.items()}
 
 
 def main(args: Args) -> dict:
@@ -108,7 +95,7 @@ def main(args: Args) -> dict:
     ppo_init, ppo_update = make_ppo(ppo_config)[:2]
     ppo_chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: ppo_update(c), s, None, length=n_it))
     ppo_state = jax.jit(ppo_init)(jax.random.PRNGKey(args.seed))
-    t = _timings({"ppmo": lambda: ppmo_chunk(state), "ppo": lambda: ppo_chunk(ppo_state)}, args.repeats)
+    t = interleaved_timings({"ppmo": lambda: ppmo_chunk(state), "ppo": lambda: ppo_chunk(ppo_state)}, args.repeats)
     record["epoch_time"] = {
         "env_steps_per_iteration": config.env_steps_per_meta_epoch,
         "minibatch_size": config.env_steps_per_meta_epoch // config.num_minibatches,
@@ -130,7 +117,7 @@ def main(args: Args) -> dict:
         return jax.vmap(lambda p: inner_train(p, dataset, spec.apply))(inits)
 
     key = jax.random.PRNGKey(0)
-    t = _timings({"train": lambda: train_learners(key, dataset), "eval": lambda: evaluate(key, dataset)},
+    t = interleaved_timings({"train": lambda: train_learners(key, dataset), "eval": lambda: evaluate(key, dataset)},
                  args.repeats)
     record["kshot_throughput"] = {
         "learners_per_call": n,

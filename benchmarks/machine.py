@@ -42,3 +42,22 @@ def describe_machine() -> dict:
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
     }
+
+
+def interleaved_timings(fns: dict, repeats: int) -> dict:
+    """Seconds per call of each ``fn()`` (compiled and warmed up first), measured interleaved so that
+    other load on the machine hits all of them alike; min and median over ``repeats``."""
+    import time
+
+    import jax
+    import numpy as np
+
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - t0)
+    return {name: {"min": float(np.min(t)), "median": float(np.median(t))} for name, t in times.items()}

@@ -21,11 +21,10 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Literal
 
 import tyro
 
-from experiments.common import check_positive, format_table, summarize
+from experiments.common import ImageRunArgs, check_positive, format_table, summarize, validate_image_args
 
 PRESETS = {
     # GPU-sized: 8 learners x 8 games x 128 steps = 8192 env steps per meta-epoch (CleanRL's PPO
@@ -39,61 +38,19 @@ PRESETS = {
 
 
 @dataclasses.dataclass
-class Args:
+class Args(ImageRunArgs):
     env: str = "Centipede"
     """ALE game as EnvPool names it (Pong, Centipede, MsPacman, SpaceInvaders, Breakout, ...)."""
-    method: Literal["ppmo", "ppo"] = "ppmo"
-    """ppmo distils a dataset; ppo trains the Nature CNN directly (the baseline)."""
-    k: int | None = None
-    """Synthetic frames; default k_min = ceil(c / 2) + 1 (Centipede 10, MsPacman 6, Pong 4, SpaceInvaders 4)."""
-    encoder_layers: int = 0
-    """l in 0..5: layers [0, l) form the encoder trained by the outer loss (0 = full distillation, 5 = PPO)."""
-    preset: Literal["gpu", "cpu"] = "gpu"
-    """Sizes of the run; every field below left unset takes the preset's value."""
-    meta_epochs: int | None = None
-    """PPMO meta-epochs (or PPO updates)."""
-    num_learners: int | None = None
-    """Learners per meta-epoch (PPO: their games are the actor's)."""
-    num_envs: int | None = None
-    """Games per learner."""
-    num_steps: int | None = None
-    """Rollout length per game and meta-epoch."""
-    num_minibatches: int | None = None
-    """Minibatches per policy epoch."""
-    update_epochs: int = 4
-    """Policy epochs per meta-epoch (CleanRL: 4)."""
     distiller_lr: float = 2.5e-4
     """Adam learning rate of the synthetic frames and labels (the paper: 2.5e-4)."""
-    critic_lr: float = 2.5e-4
-    """Adam learning rate of the critic (and of PPO's actor)."""
-    encoder_lr: float = 2.5e-4
-    """Adam learning rate of the encoder (l > 0)."""
-    inner_lr_init: float = 0.02
-    """Initial learned inner learning rate (the paper: 0.02)."""
     clip_eps: float = 0.1
     """PPO clip range (CleanRL's Atari setting)."""
-    ent_coef: float = 0.01
-    """Entropy bonus (CleanRL's Atari setting)."""
-    eval_every: int | None = None
-    """Meta-epochs between evaluations and checkpoint chances."""
-    eval_learners: int | None = None
-    """Fresh learners (PPO: games) per evaluation during training; one full game each."""
     final_eval_learners: int | None = None
-    """Fresh learners in the final k-shot table."""
+    """Fresh learners in the final k-shot table (one full game each)."""
     eval_max_steps: int | None = None
     """Agent steps after which an evaluation game counts with its score so far."""
-    seed: int = 0
-    """Seed of the run (learners, EnvPool games, evaluation)."""
-    run_dir: Path | None = None
-    """Output directory; default runs/atari_<game>_k<K>_l<l>_<method>_s<seed>."""
-    resume: bool = False
-    """Continue from the latest checkpoint in --run-dir (the games restart from fresh resets)."""
     checkpoint_interval_s: float = 300.0
     """Seconds between checkpoints (one is always written at exit)."""
-    tensorboard: bool = True
-    """Write TensorBoard event files."""
-    progress: bool = True
-    """Show a progress bar."""
 
 
 def validate(args: Args) -> tuple[Args, object]:
@@ -101,20 +58,8 @@ def validate(args: Args) -> tuple[Args, object]:
     from jaxdistill.envs.atari import atari_spec
     from jaxdistill.kmin import k_min
 
-    args = dataclasses.replace(args, **{name: value for name, value in PRESETS[args.preset].items()
-                                        if getattr(args, name) is None})
-    errors: list[str] = []
-    check_positive(args, ("k", "meta_epochs", "num_learners", "num_envs", "num_steps", "num_minibatches",
-                          "update_epochs", "eval_every", "eval_learners", "final_eval_learners", "eval_max_steps"),
-                   errors)
-    if not 0 <= args.encoder_layers <= 5:
-        errors.append(f"--encoder-layers must be in 0..5 (got {args.encoder_layers})")
-    if (args.num_envs * args.num_steps) % args.num_minibatches:
-        errors.append(f"--num-envs x --num-steps ({args.num_envs * args.num_steps}) must be divisible by "
-                      f"--num-minibatches ({args.num_minibatches})")
-    for name in ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init", "clip_eps"):
-        if not getattr(args, name) > 0:
-            errors.append(f"--{name.replace('_', '-')} must be > 0 (got {getattr(args, name)})")
+    args, errors = validate_image_args(args, PRESETS, ("distiller_lr", "clip_eps"))
+    check_positive(args, ("eval_max_steps",), errors)
     try:
         spec = atari_spec(args.env)
     except ValueError as e:

@@ -1,6 +1,10 @@
-"""Small pieces the experiment scripts share: k-shot result rows and their Markdown table."""
+"""Pieces the experiment scripts share: k-shot result rows, their Markdown table, image-run options."""
 
 from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal
 
 
 def summarize(returns, learners: str, policy: str) -> dict:
@@ -28,3 +32,73 @@ def check_positive(args, names: tuple[str, ...], errors: list[str], minimum: flo
         value = getattr(args, name)
         if value is not None and value < minimum:
             errors.append(f"--{name.replace('_', '-')} must be >= {minimum} (got {value})")
+
+
+@dataclasses.dataclass
+class ImageRunArgs:
+    """Options shared by the image experiments (``experiments.minatar``, ``experiments.atari``)."""
+
+    method: Literal["ppmo", "ppo"] = "ppmo"
+    """ppmo distils a dataset; ppo trains the whole CNN directly (the baseline)."""
+    k: int | None = None
+    """Synthetic images; default k_min = ceil(c / 2) + 1 for the game's c actions."""
+    encoder_layers: int = 0
+    """l in 0..5: layers [0, l) form the encoder trained by the outer loss (0 = full distillation, 5 = PPO)."""
+    preset: Literal["gpu", "cpu"] = "gpu"
+    """Sizes of the run; every option left unset below takes the preset's value."""
+    meta_epochs: int | None = None
+    """PPMO meta-epochs (or PPO updates, for --method ppo)."""
+    num_learners: int | None = None
+    """Learners sampled per meta-epoch (PPO: num_learners x num_envs environments, the same env steps)."""
+    num_envs: int | None = None
+    """Environments per learner."""
+    num_steps: int | None = None
+    """Rollout length per environment and meta-epoch."""
+    num_minibatches: int | None = None
+    """Minibatches per policy epoch."""
+    update_epochs: int = 4
+    """Policy epochs per meta-epoch (CleanRL: 4)."""
+    critic_lr: float = 2.5e-4
+    """Adam learning rate of the critic (and of PPO's actor)."""
+    encoder_lr: float = 2.5e-4
+    """Adam learning rate of the encoder (l > 0)."""
+    inner_lr_init: float = 0.02
+    """Initial learned inner learning rate (the paper: 0.02)."""
+    ent_coef: float = 0.01
+    """Entropy bonus on the trained learners' policies (PPO: on its actor)."""
+    eval_every: int | None = None
+    """Meta-epochs between evaluations, progress updates and checkpoint chances."""
+    eval_learners: int | None = None
+    """Fresh learners (PPO: episodes) per evaluation during training."""
+    seed: int = 0
+    """Seed of the whole run."""
+    run_dir: Path | None = None
+    """Output directory (default: under runs/, named after game, k, l, method and seed)."""
+    resume: bool = False
+    """Continue from the latest checkpoint in --run-dir."""
+    checkpoint_interval_s: float = 120.0
+    """Seconds between checkpoints (one is always written at exit)."""
+    tensorboard: bool = True
+    """Write TensorBoard event files."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+def validate_image_args(args, presets: dict, positive_floats: tuple[str, ...]):
+    """Fill unset options from ``args.preset`` and collect the errors common to image experiments.
+
+    Returns ``(args, errors)``; the caller adds its own checks and raises."""
+    args = dataclasses.replace(args, **{name: value for name, value in presets[args.preset].items()
+                                        if getattr(args, name) is None})
+    errors: list[str] = []
+    check_positive(args, ("k", "meta_epochs", "num_learners", "num_envs", "num_steps", "num_minibatches",
+                          "update_epochs", "eval_every", "eval_learners", "final_eval_learners"), errors)
+    if not 0 <= args.encoder_layers <= 5:
+        errors.append(f"--encoder-layers must be in 0..5 (got {args.encoder_layers})")
+    if (args.num_envs * args.num_steps) % args.num_minibatches:
+        errors.append(f"--num-envs x --num-steps ({args.num_envs * args.num_steps}) must be divisible by "
+                      f"--num-minibatches ({args.num_minibatches})")
+    for name in ("critic_lr", "encoder_lr", "inner_lr_init", *positive_floats):
+        if not getattr(args, name) > 0:
+            errors.append(f"--{name.replace('_', '-')} must be > 0 (got {getattr(args, name)})")
+    return args, errors

@@ -24,7 +24,7 @@ from typing import Literal
 
 import tyro
 
-from experiments.common import check_positive, format_table, summarize
+from experiments.common import ImageRunArgs, format_table, summarize, validate_image_args
 
 # HaDES (Tang et al.), k-shot return of a 16-pair distilled MinAtar dataset, as quoted in the issue.
 HADES_16 = {"Breakout": 8.8, "SpaceInvaders": 19.2, "Asterix": 3.9}
@@ -40,57 +40,13 @@ PRESETS = {
 
 
 @dataclasses.dataclass
-class Args:
+class Args(ImageRunArgs):
     env: Literal["Breakout", "SpaceInvaders", "Asterix", "Freeway"] = "Breakout"
     """MinAtar game (gymnax ``<game>-MinAtar``)."""
-    method: Literal["ppmo", "ppo"] = "ppmo"
-    """ppmo distils a dataset; ppo trains the whole CNN directly (the baseline)."""
-    k: int | None = None
-    """Synthetic images; default k_min = ceil(c / 2) + 1 for the game's c actions."""
-    encoder_layers: int = 0
-    """l in 0..5: layers [0, l) form the encoder trained by the outer loss (0 = full distillation)."""
-    preset: Literal["gpu", "cpu"] = "gpu"
-    """Sizes of the run; every field below left unset takes the preset's value."""
-    meta_epochs: int | None = None
-    """PPMO meta-epochs (or PPO updates, for --method ppo)."""
-    num_learners: int | None = None
-    """Learners sampled per meta-epoch (PPO: ignored)."""
-    num_envs: int | None = None
-    """Environments per learner (PPO: num_envs x num_learners environments, the same env steps)."""
-    num_steps: int | None = None
-    """Rollout length per environment and meta-epoch."""
-    num_minibatches: int | None = None
-    """Minibatches per policy epoch."""
-    update_epochs: int = 4
-    """Policy epochs per meta-epoch."""
     distiller_lr: float = 1e-3
     """Adam learning rate of the synthetic images and labels."""
-    critic_lr: float = 2.5e-4
-    """Adam learning rate of the critic (and of PPO's actor)."""
-    encoder_lr: float = 2.5e-4
-    """Adam learning rate of the encoder (l > 0)."""
-    inner_lr_init: float = 0.02
-    """Initial learned inner learning rate (the paper: 0.02)."""
-    ent_coef: float = 0.01
-    """Entropy bonus on the trained learners' policies (PPO: on its actor)."""
-    eval_every: int | None = None
-    """Meta-epochs between evaluations, progress updates and checkpoint chances."""
-    eval_learners: int | None = None
-    """Fresh learners (PPO: episodes) per evaluation during training."""
     final_eval_learners: int = 1000
     """Fresh learners in the final k-shot table."""
-    seed: int = 0
-    """Seed of the whole run."""
-    run_dir: Path | None = None
-    """Output directory; default runs/minatar_<game>_k<K>_l<l>_<method>_s<seed>."""
-    resume: bool = False
-    """Continue from the latest checkpoint in --run-dir."""
-    checkpoint_interval_s: float = 120.0
-    """Seconds between checkpoints (one is always written at exit)."""
-    tensorboard: bool = True
-    """Write TensorBoard event files."""
-    progress: bool = True
-    """Show a progress bar."""
 
 
 def validate(args: Args) -> Args:
@@ -98,19 +54,7 @@ def validate(args: Args) -> Args:
     from jaxdistill.envs import make_env, minatar_id
     from jaxdistill.kmin import k_min
 
-    args = dataclasses.replace(args, **{name: value for name, value in PRESETS[args.preset].items()
-                                        if getattr(args, name) is None})
-    errors: list[str] = []
-    check_positive(args, ("k", "meta_epochs", "num_learners", "num_envs", "num_steps", "num_minibatches",
-                          "update_epochs", "eval_every", "eval_learners", "final_eval_learners"), errors)
-    if not 0 <= args.encoder_layers <= 5:
-        errors.append(f"--encoder-layers must be in 0..5 (got {args.encoder_layers})")
-    if (args.num_envs * args.num_steps) % args.num_minibatches:
-        errors.append(f"--num-envs x --num-steps ({args.num_envs * args.num_steps}) must be divisible by "
-                      f"--num-minibatches ({args.num_minibatches})")
-    for name in ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init"):
-        if not getattr(args, name) > 0:
-            errors.append(f"--{name.replace('_', '-')} must be > 0 (got {getattr(args, name)})")
+    args, errors = validate_image_args(args, PRESETS, ("distiller_lr",))
     if errors:
         raise SystemExit("experiments.minatar: error: " + "; ".join(errors))
     env, _ = make_env(minatar_id(args.env))

@@ -87,14 +87,15 @@ def test_meta_gradient_reaches_the_encoder_and_matches_finite_differences():
         jax.config.update("jax_enable_x64", False)
 
 
+TINY_CONVS = ((4, 3, 1), (4, 3, 1), (4, 3, 1))  # five layers like the real CNNs, so l = 4 is the output layer
 TINY_MINATAR = PPMOConfig(
-    env_id="Breakout-MinAtar", k=3, learner=ConvSpec(convs=((4, 3, 1),), dense=(16,)),
+    env_id="Breakout-MinAtar", k=3, learner=ConvSpec(convs=TINY_CONVS, dense=(16,)),
     critic=ConvSpec(convs=((4, 3, 1),), dense=(16,), output_gain=1.0), num_learners=2, num_envs=2,
     num_steps=16, num_minibatches=2, update_epochs=1,
 )
 
 
-@pytest.mark.parametrize("encoder_layers", [0, 2])
+@pytest.mark.parametrize("encoder_layers", [0, 4])
 def test_encoder_rollback_trains_the_encoder_and_resamples_the_learner(encoder_layers):
     """Algorithm 2: the encoder persists and moves under the outer loss; the learners are fresh each meta-epoch."""
     config = dataclasses.replace(
@@ -138,19 +139,18 @@ def test_image_dataset_round_trips_with_its_encoder(tmp_path):
         load_encoder(tmp_path / "d")
 
 
-def test_minatar_cli_runs_writes_and_resumes(tmp_path):
+def test_minatar_cli_runs_and_writes_its_outputs(tmp_path):
     from experiments.minatar import Args, main
 
-    args = Args(env="Breakout", preset="cpu", k=3, encoder_layers=3, meta_epochs=4, num_learners=2, num_envs=2,
+    args = Args(env="Breakout", preset="cpu", k=3, encoder_layers=3, meta_epochs=2, num_learners=2, num_envs=2,
                 num_steps=16, num_minibatches=2, update_epochs=1, eval_every=2, eval_learners=4,
                 final_eval_learners=8, run_dir=tmp_path / "run", progress=False, tensorboard=False)
-    first = main(dataclasses.replace(args, meta_epochs=2))
-    assert first["meta_epochs"] == 2
-    resumed = main(dataclasses.replace(args, resume=True))
-    assert resumed["meta_epochs"] == 4
-    for name in ("dataset/dataset.npz", "dataset/encoder.npz", "dataset.png", "learning_curve.png", "results.md"):
-        assert (tmp_path / "run" / name).is_file(), name
-    rows = [r for r in resumed["kshot"] if r["policy"] == "sampled"]
+    result = main(args)
+    assert result["meta_epochs"] == 2 and result["env_steps"] == 2 * 2 * 2 * 16
+    for name in ("dataset/dataset.npz", "dataset/encoder.npz", "dataset.png", "learning_curve.png", "results.md",
+                 "checkpoints"):
+        assert (tmp_path / "run" / name).exists(), name
+    rows = [r for r in result["kshot"] if r["policy"] == "sampled"]
     assert rows[-1]["learners"] == "uniformly random policy" and rows[-1]["n"] == 8
     with pytest.raises(SystemExit, match="encoder-layers"):
         main(dataclasses.replace(args, encoder_layers=7))
@@ -179,16 +179,17 @@ def test_atari_vec_env_resets_games_not_lives_and_scores_whole_games():
 def test_atari_cli_runs_writes_and_resumes(tmp_path):
     from experiments.atari import Args, main
 
-    args = Args(env="Pong", preset="cpu", meta_epochs=2, num_learners=1, num_envs=2, num_steps=8, num_minibatches=2,
+    args = Args(env="Pong", preset="cpu", encoder_layers=4, meta_epochs=2, num_learners=1, num_envs=2, num_steps=8, num_minibatches=2,
                 update_epochs=1, eval_every=1, eval_learners=1, final_eval_learners=2, eval_max_steps=20,
                 run_dir=tmp_path / "run", progress=False, tensorboard=False)
     first = main(dataclasses.replace(args, meta_epochs=1))
     assert first["k"] == 4 and first["meta_epochs"] == 1
     resumed = main(dataclasses.replace(args, resume=True))
     assert resumed["meta_epochs"] == 2
-    for name in ("dataset/dataset.npz", "dataset/metadata.json", "checkpoints", "dataset.png", "results.md"):
+    for name in ("dataset/dataset.npz", "dataset/encoder.npz", "checkpoints", "dataset.png", "results.md"):
         assert (tmp_path / "run" / name).exists(), name
     _, meta = load_dataset(tmp_path / "run" / "dataset", expect_obs_shape=(4, 84, 84), expect_num_actions=6)
-    assert meta["env_id"] == "Pong-v5"
+    assert meta["env_id"] == "Pong-v5" and meta["encoder_layers"] == 4
+    assert [layer["w"].shape for layer in load_encoder(tmp_path / "run" / "dataset")][-1] == (3136, 512)
     with pytest.raises(SystemExit, match="unknown Atari game"):
         main(dataclasses.replace(args, env="NoSuchGame"))
