@@ -172,7 +172,8 @@ def main(args: Args) -> dict:
     result = run_ppmo(args, spec) if args.method == "ppmo" else run_ppo(args, spec)
     rows = result.pop("rows")
     title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {spec.game} (EnvPool)"
-    plot_learning_curve(rows, args.run_dir / "learning_curve.png", title=title)
+    plot_learning_curve(rows, args.run_dir / "learning_curve.png", title=title,
+                        kshot_label="k-shot score (sampled)" if args.method == "ppmo" else "PPO actor score (sampled)")
     table = format_table(result["kshot"])
     (args.run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.run_dir / "results.md").write_text(f"# {title}\n\nUnclipped full-game scores.\n\n{table}\n")

@@ -184,7 +184,8 @@ def main(args: Args) -> dict:
     result["kshot"].append(summarize(random_returns, "uniformly random policy", "sampled"))
     result["hades_16"] = HADES_16.get(args.env)
     title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {args.env}-MinAtar"
-    plot_learning_curve(rows, args.run_dir / "learning_curve.png", title=title)
+    plot_learning_curve(rows, args.run_dir / "learning_curve.png", title=title,
+                        kshot_label="k-shot return (sampled)" if args.method == "ppmo" else "PPO actor return (sampled)")
     table = format_table(result["kshot"])
     if result["hades_16"] is not None:
         table += f"\n\nHaDES with 16 pairs (published): {result['hades_16']}"

@@ -11,11 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def plot_learning_curve(rows: list[dict], path: str | os.PathLike, x_key: str = "env_steps", title: str = "") -> None:
+def plot_learning_curve(rows: list[dict], path: str | os.PathLike, x_key: str = "env_steps", title: str = "",
+                        kshot_label: str = "k-shot return (greedy)") -> None:
     """k-shot return (mean ± std) and rollout return against ``x_key``."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     xs = np.array([r.get(x_key, np.nan) for r in rows])
-    for key, label in (("kshot_mean", "k-shot return (greedy)"), ("rollout_return", "rollout return (sampled)")):
+    for key, label in (("kshot_mean", kshot_label), ("rollout_return", "rollout return (sampled)")):
         ys = np.array([r.get(key, np.nan) for r in rows])
         if np.all(np.isnan(ys)):
             continue

@@ -162,7 +162,8 @@ def train_loop(
             meta["finished"] = finished
             ckpt.maybe_save(it, state, checkpoint_meta())
     except (KeyboardInterrupt, _Interrupted):
-        print(f"\n[jaxdistill] interrupted at iteration {it}; checkpointing to {ckpt.directory}", file=sys.stderr)
+        print(f"\n[jaxdistill] interrupted at iteration {iteration_of(state)}; checkpointing to {ckpt.directory}",
+              file=sys.stderr)
     finally:
         signal.signal(signal.SIGTERM, old_handler)
         if bar is not None:
