@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import jax
 import tyro
 
-from benchmarks.machine import describe_machine, interleaved_timings, write_record
+from benchmarks.machine import (
+    describe_machine,
+    interleaved_timings,
+    kshot_training_record,
+    ppmo_vs_ppo,
+    write_record,
+)
 
 
 @dataclasses.dataclass
@@ -43,9 +50,8 @@ def main(args: Args) -> dict:
     from experiments.atari import PRESETS, nature_cnn
     from jaxdistill.envs.atari import AtariVecEnv, atari_spec
     from jaxdistill.host_loop import HostPPMOChunk, HostPPOChunk
-    from jaxdistill.inner import inner_train
+    from jaxdistill.inner import train_fresh_learners
     from jaxdistill.kmin import k_min
-    from jaxdistill.networks import sample_learners
     from jaxdistill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.ppo import PPOConfig, make_ppo
 
@@ -73,20 +79,12 @@ def main(args: Args) -> dict:
                                 args.repeats)
         n = args.kshot_learners
 
-        @jax.jit
-        def train_learners(key, dataset, encoder_params, learner=learner, n=n):
-            inits = sample_learners(key, learner, spec.obs_shape, spec.num_actions, n)
-            encoded = dataset.replace(x=learner.encode(encoder_params, dataset.x))
-            return jax.vmap(lambda p: inner_train(p, encoded, learner.apply))(inits)
-
-        tk = interleaved_timings({"train": lambda: train_learners(jax.random.PRNGKey(1), state.dataset,
-                                                                    state.encoder_params)}, args.repeats)["train"]
-        record["splits"][f"l={layers}"] = {
-            "ppmo_seconds_per_meta_epoch": t["ppmo"], "ppo_seconds_per_update": t["ppo"],
-            "ppmo_over_ppo": {q: t["ppmo"][q] / t["ppo"][q] for q in ("min", "median")},
-            f"seconds_to_sample_and_train_{n}_learners": tk, "seconds_per_learner": tk["min"] / n,
-            "learners_trained_per_hour": n * 3600 / tk["min"],
-        }
+        train_learners = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=spec.obs_shape,
+                                         num_actions=spec.num_actions, num=n))
+        kshot = kshot_training_record(
+            lambda: train_learners(jax.random.PRNGKey(1), dataset=state.dataset, encoder_params=state.encoder_params),
+            n, args.repeats)
+        record["splits"][f"l={layers}"] = {**ppmo_vs_ppo(t), **kshot}
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
     write_record(args.out, record)
     return record

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 import tyro
 
-from benchmarks.machine import describe_machine, interleaved_timings, write_record
+from benchmarks.machine import describe_machine, interleaved_timings, ppmo_vs_ppo, write_record
 
 
 @dataclasses.dataclass
@@ -49,8 +49,8 @@ class Args:
 def main(args: Args) -> dict:
     from jaxdistill.envs import make_env
     from jaxdistill.evaluation import make_kshot_evaluate
-    from jaxdistill.inner import inner_train
-    from jaxdistill.networks import LearnerSpec, sample_learners
+    from jaxdistill.inner import train_fresh_learners
+    from jaxdistill.networks import LearnerSpec
     from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
     from jaxdistill.ppo import PPOConfig, make_ppo
     from jaxdistill.train import train_loop
@@ -100,9 +100,7 @@ def main(args: Args) -> dict:
         "env_steps_per_iteration": config.env_steps_per_meta_epoch,
         "minibatch_size": config.env_steps_per_meta_epoch // config.num_minibatches,
         "update_epochs": config.update_epochs,
-        "ppmo_seconds_per_meta_epoch": {k: v / n_it for k, v in t["ppmo"].items()},
-        "ppo_seconds_per_update": {k: v / n_it for k, v in t["ppo"].items()},
-        "ppmo_over_ppo": {k: t["ppmo"][k] / t["ppo"][k] for k in ("min", "median")},
+        **ppmo_vs_ppo(t, n_it),
         "paper_a100_atari": {"ppmo": 3.73, "ppo": 3.25, "ratio": 1.15},
     }
     print("epoch time:", json.dumps(record["epoch_time"]))
@@ -113,8 +111,7 @@ def main(args: Args) -> dict:
 
     @jax.jit
     def train_learners(key, dataset):
-        inits = sample_learners(key, spec, (4,), 2, n)
-        return jax.vmap(lambda p: inner_train(p, dataset, spec.apply))(inits)
+        return train_fresh_learners(key, spec, (4,), 2, n, dataset)[1]
 
     key = jax.random.PRNGKey(0)
     t = interleaved_timings({"train": lambda: train_learners(key, dataset), "eval": lambda: evaluate(key, dataset)},

@@ -44,6 +44,23 @@ def describe_machine() -> dict:
     }
 
 
+def ppmo_vs_ppo(timings: dict, iterations: int = 1) -> dict:
+    """Seconds per PPMO meta-epoch and per PPO update, and their ratio, from :func:`interleaved_timings`
+    of ``{"ppmo": ..., "ppo": ...}`` calls that each ran ``iterations`` of them."""
+    return {
+        "ppmo_seconds_per_meta_epoch": {q: v / iterations for q, v in timings["ppmo"].items()},
+        "ppo_seconds_per_update": {q: v / iterations for q, v in timings["ppo"].items()},
+        "ppmo_over_ppo": {q: timings["ppmo"][q] / timings["ppo"][q] for q in ("min", "median")},
+    }
+
+
+def kshot_training_record(train, num_learners: int, repeats: int) -> dict:
+    """Time ``train()`` (sampling and one-step training of ``num_learners`` k-shot learners)."""
+    t = interleaved_timings({"train": train}, repeats)["train"]
+    return {f"seconds_to_sample_and_train_{num_learners}_learners": t, "seconds_per_learner": t["min"] / num_learners,
+            "learners_trained_per_hour": num_learners * 3600 / t["min"]}
+
+
 def interleaved_timings(fns: dict, repeats: int) -> dict:
     """Seconds per call of each ``fn()`` (compiled and warmed up first), measured interleaved so that
     other load on the machine hits all of them alike; min and median over ``repeats``."""

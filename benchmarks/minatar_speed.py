@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import jax
 import tyro
 
-from benchmarks.machine import describe_machine, interleaved_timings, write_record
+from benchmarks.machine import (
+    describe_machine,
+    interleaved_timings,
+    kshot_training_record,
+    ppmo_vs_ppo,
+    write_record,
+)
 
 
 @dataclasses.dataclass
@@ -48,8 +55,7 @@ class Args:
 def main(args: Args) -> dict:
     from experiments.minatar import PRESETS, minatar_learner
     from jaxdistill.envs import make_env, minatar_id
-    from jaxdistill.inner import inner_train
-    from jaxdistill.networks import sample_learners
+    from jaxdistill.inner import train_fresh_learners
     from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
     from jaxdistill.ppo import PPOConfig, make_ppo
 
@@ -79,24 +85,17 @@ def main(args: Args) -> dict:
                                 args.repeats)
         n = args.kshot_learners
 
-        @jax.jit
-        def train_learners(key, dataset, encoder_params, learner=learner, n=n):
-            inits = sample_learners(key, learner, env.obs_shape, env.num_actions, n)
-            encoded = dataset.replace(x=learner.encode(encoder_params, dataset.x))
-            return jax.vmap(lambda p: inner_train(p, encoded, learner.apply))(inits)
-
-        tk = interleaved_timings({"train": lambda: train_learners(jax.random.PRNGKey(1), state.dataset,
-                                                                    state.encoder_params)}, args.repeats)["train"]
+        train_learners = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=env.obs_shape,
+                                         num_actions=env.num_actions, num=n))
+        kshot = kshot_training_record(
+            lambda: train_learners(jax.random.PRNGKey(1), dataset=state.dataset, encoder_params=state.encoder_params),
+            n, args.repeats)
         record["splits"][f"l={layers}"] = {
             "env_steps_per_iteration": config.env_steps_per_meta_epoch,
             "minibatch_size": config.env_steps_per_meta_epoch // config.num_minibatches,
             "update_epochs": config.update_epochs,
-            "ppmo_seconds_per_meta_epoch": {k: v / n_it for k, v in t["ppmo"].items()},
-            "ppo_seconds_per_update": {k: v / n_it for k, v in t["ppo"].items()},
-            "ppmo_over_ppo": {k: t["ppmo"][k] / t["ppo"][k] for k in ("min", "median")},
-            f"seconds_to_sample_and_train_{n}_learners": tk,
-            "seconds_per_learner": tk["min"] / n,
-            "learners_trained_per_hour": n * 3600 / tk["min"],
+            **ppmo_vs_ppo(t, n_it),
+            **kshot,
         }
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
     write_record(args.out, record)

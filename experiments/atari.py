@@ -18,13 +18,19 @@ metrics, checkpoints, ``learning_curve.png``, ``dataset.png`` and ``results.{jso
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import tyro
 
-from experiments.common import ImageRunArgs, check_positive, format_table, summarize, validate_image_args
+from experiments.common import (
+    ImageRunArgs,
+    check_positive,
+    format_table,
+    summarize,
+    validate_image_args,
+    write_and_print_results,
+)
 
 PRESETS = {
     # GPU-sized: 8 learners x 8 games x 128 steps = 8192 env steps per meta-epoch (CleanRL's PPO
@@ -174,12 +180,8 @@ def main(args: Args) -> dict:
     title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {spec.game} (EnvPool)"
     plot_learning_curve(rows, args.run_dir / "learning_curve.png", title=title,
                         kshot_label="k-shot score (sampled)" if args.method == "ppmo" else "PPO actor score (sampled)")
-    table = format_table(result["kshot"])
-    (args.run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.run_dir / "results.md").write_text(f"# {title}\n\nUnclipped full-game scores.\n\n{table}\n")
-    print(f"\n{title}: {result['env_steps']:,} env steps, {result['wall_time_s']:.1f} s of training\n")
-    print(table)
-    print(f"run directory: {args.run_dir}")
+    write_and_print_results(args.run_dir, title, result, format_table(result["kshot"]),
+                            intro="Unclipped full-game scores.\n\n")
     return result
 
 

@@ -26,6 +26,17 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_and_print_results(run_dir: Path, title: str, result: dict, table: str, intro: str = "") -> None:
+    """``results.json`` and ``results.md`` in ``run_dir``, and the table on stdout."""
+    import json
+
+    (run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (run_dir / "results.md").write_text(f"# {title}\n\n{intro}{table}\n")
+    print(f"\n{title}: {result['env_steps']:,} env steps, {result['wall_time_s']:.1f} s of training\n")
+    print(table)
+    print(f"run directory: {run_dir}")
+
+
 def check_positive(args, names: tuple[str, ...], errors: list[str], minimum: float = 1) -> None:
     """Append an error for every ``args.<name>`` below ``minimum``."""
     for name in names:

@@ -17,14 +17,19 @@ The learner is a five-layer MinAtar CNN (conv 16/32/32 3x3, dense 256, output), 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Literal
 
 import tyro
 
-from experiments.common import ImageRunArgs, format_table, summarize, validate_image_args
+from experiments.common import (
+    ImageRunArgs,
+    format_table,
+    summarize,
+    validate_image_args,
+    write_and_print_results,
+)
 
 # HaDES (Tang et al.), k-shot return of a 16-pair distilled MinAtar dataset, as quoted in the issue.
 HADES_16 = {"Breakout": 8.8, "SpaceInvaders": 19.2, "Asterix": 3.9}
@@ -189,11 +194,7 @@ def main(args: Args) -> dict:
     table = format_table(result["kshot"])
     if result["hades_16"] is not None:
         table += f"\n\nHaDES with 16 pairs (published): {result['hades_16']}"
-    (args.run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.run_dir / "results.md").write_text(f"# {title}\n\n{table}\n")
-    print(f"\n{title}: {result['env_steps']:,} env steps, {result['wall_time_s']:.1f} s of training\n")
-    print(table)
-    print(f"run directory: {args.run_dir}")
+    write_and_print_results(args.run_dir, title, result, table)
     return result
 
 

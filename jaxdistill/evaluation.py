@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxdistill.dataset import SyntheticDataset
-from jaxdistill.inner import inner_train
-from jaxdistill.networks import ConvSpec, LearnerSpec, sample_learners
+from jaxdistill.inner import train_fresh_learners
+from jaxdistill.networks import ConvSpec, LearnerSpec
 from jaxdistill.sharding import check_divisible, constrain_population
 
 
@@ -58,9 +58,9 @@ def make_kshot_evaluate(env, env_params, spec: LearnerSpec | ConvSpec, num_learn
     @jax.jit
     def evaluate(key: jax.Array, dataset: SyntheticDataset, encoder_params=()) -> jax.Array:
         k_init, k_run = jax.random.split(key)
-        inits = sample_learners(k_init, spec, env.obs_shape, env.num_actions, num_learners)
-        encoded = dataset.replace(x=spec.encode(encoder_params, dataset.x))
-        trained = constrain_population(jax.vmap(lambda init: inner_train(init, encoded, apply))(inits), mesh)
+        _, trained = train_fresh_learners(k_init, spec, env.obs_shape, env.num_actions, num_learners, dataset,
+                                          encoder_params)
+        trained = constrain_population(trained, mesh)
         return run_episodes(
             k_run, env, env_params, lambda obs: jax.vmap(apply)(trained, spec.encode(encoder_params, obs)),
             num_learners, greedy, mesh,

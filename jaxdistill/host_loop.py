@@ -17,9 +17,8 @@ import numpy as np
 
 from jaxdistill.dataset import SyntheticDataset
 from jaxdistill.envs.atari import AtariVecEnv
-from jaxdistill.inner import inner_train
+from jaxdistill.inner import train_fresh_learners
 from jaxdistill.losses import categorical_log_prob
-from jaxdistill.networks import sample_learners
 from jaxdistill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.ppo import PPOConfig, make_ppo
 from jaxdistill.rollout import Transition
@@ -51,13 +50,11 @@ def host_rollout(vec_env: AtariVecEnv, obs: np.ndarray, act: Callable, key: jax.
         x = x.reshape(num_steps, groups, per_group, *x.shape[2:]).swapaxes(0, 1)
         return jnp.asarray(x if dtype is None else x.astype(dtype))
 
-    done = np.stack([np.logical_or(s["terminated"], s["truncated"]) for s in steps])
+    zeros = jnp.zeros((groups, num_steps, per_group))  # games are scored on the host (``games``)
     traj = Transition(
         obs=stacked("obs"), action=stacked("action", np.int32), log_prob=stacked("log_prob", np.float32),
         reward=stacked("reward", np.float32), terminated=stacked("terminated"), truncated=stacked("truncated"),
-        final_obs=stacked("final_obs"),
-        episode_return=jnp.zeros(done.shape, jnp.float32).reshape(num_steps, groups, per_group).swapaxes(0, 1),
-        episode_length=jnp.zeros(done.shape, jnp.int32).reshape(num_steps, groups, per_group).swapaxes(0, 1),
+        final_obs=stacked("final_obs"), episode_return=zeros, episode_length=zeros.astype(jnp.int32),
     )
     return traj, jnp.asarray(obs.reshape(groups, per_group, *obs.shape[1:])), obs, games
 
@@ -70,69 +67,71 @@ def _game_metrics(games: list[tuple[float, int]]) -> dict:
             "episodes": len(games)}
 
 
-def _stack_metrics(rows: list[dict]) -> dict:
-    return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+def _sample_with_log_prob(key: jax.Array, logits: jax.Array):
+    actions = jax.random.categorical(key, logits)
+    return actions, categorical_log_prob(logits, actions)
 
 
-class HostPPMOChunk:
-    """``chunk(state) -> (state, metrics)``: ``iterations`` PPMO meta-epochs on EnvPool games."""
+class _HostChunk:
+    """``chunk(state) -> (state, metrics)``: ``iterations`` calls of ``_iteration``, the games carried on."""
+
+    def __init__(self, vec_env: AtariVecEnv, iterations: int):
+        self.vec_env, self.iterations = vec_env, iterations
+        self.obs = vec_env.reset()
+
+    def _iteration(self, state) -> tuple:
+        """One update: ``(state, metrics, games)``; advances ``self.obs``."""
+        raise NotImplementedError
+
+    def __call__(self, state):
+        rows = []
+        for _ in range(self.iterations):
+            state, metrics, games = self._iteration(state)
+            rows.append({**jax.device_get(metrics), **_game_metrics(games)})
+        return state, {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+class HostPPMOChunk(_HostChunk):
+    """``iterations`` PPMO meta-epochs on EnvPool games (learner i acts in games [i E, (i + 1) E))."""
 
     def __init__(self, config: PPMOConfig, vec_env: AtariVecEnv, iterations: int):
         if vec_env.num_envs != config.num_learners * config.num_envs:
             raise ValueError(f"need num_learners x num_envs = {config.num_learners * config.num_envs} games, "
                              f"got {vec_env.num_envs}")
-        self.config, self.vec_env, self.iterations = config, vec_env, iterations
+        super().__init__(vec_env, iterations)
+        self.config = config
         ppmo = make_ppmo(config)
         self._sample = jax.jit(ppmo.sample_policies)
         self._update = jax.jit(ppmo.update)
+        self._act = jax.jit(lambda policies, encoder_params, key, obs: _sample_with_log_prob(
+            key, jax.vmap(ppmo.policy_logits, (None, 0, 0))(encoder_params, policies, obs)))
 
-        def act(policies, encoder_params, key, obs):  # obs (L, E, ...): learner i acts in its E games
-            logits = jax.vmap(ppmo.policy_logits, (None, 0, 0))(encoder_params, policies, obs)
-            actions = jax.random.categorical(key, logits)
-            return actions, categorical_log_prob(logits, actions)
-
-        self._act = jax.jit(act)
-        self.obs = vec_env.reset()
-
-    def __call__(self, state):
-        rows = []
-        for _ in range(self.iterations):
-            key, k_learners, k_roll, k_epochs = jax.random.split(state.key, 4)
-            inits, policies = self._sample(k_learners, state.dataset, state.encoder_params)
-            act = lambda k, o: self._act(policies, state.encoder_params, k, o)  # noqa: E731
-            traj, last_obs, self.obs, games = host_rollout(self.vec_env, self.obs, act, k_roll, self.config.num_steps,
-                                                           self.config.num_learners)
-            state, metrics = self._update(state.replace(key=key), k_epochs, inits, traj, last_obs)
-            rows.append({**jax.device_get(metrics), **_game_metrics(games)})
-        return state, _stack_metrics(rows)
+    def _iteration(self, state):
+        key, k_learners, k_roll, k_epochs = jax.random.split(state.key, 4)
+        inits, policies = self._sample(k_learners, state.dataset, state.encoder_params)
+        act = lambda k, o: self._act(policies, state.encoder_params, k, o)  # noqa: E731
+        traj, last_obs, self.obs, games = host_rollout(self.vec_env, self.obs, act, k_roll, self.config.num_steps,
+                                                       self.config.num_learners)
+        state, metrics = self._update(state.replace(key=key), k_epochs, inits, traj, last_obs)
+        return state, metrics, games
 
 
-class HostPPOChunk:
-    """``chunk(state) -> (state, metrics)``: ``iterations`` PPO updates on EnvPool games."""
+class HostPPOChunk(_HostChunk):
+    """``iterations`` PPO updates on EnvPool games."""
 
     def __init__(self, config: PPOConfig, vec_env: AtariVecEnv, iterations: int):
-        self.config, self.vec_env, self.iterations = config, vec_env, iterations
+        super().__init__(vec_env, iterations)
+        self.config = config
         self._learn = jax.jit(make_ppo(config).learn)
-        actor = config.actor
+        self._act = jax.jit(lambda params, key, obs: _sample_with_log_prob(key, config.actor.apply(params, obs)))
 
-        def act(params, key, obs):
-            logits = actor.apply(params, obs)
-            actions = jax.random.categorical(key, logits)
-            return actions, categorical_log_prob(logits, actions)
-
-        self._act = jax.jit(act)
-        self.obs = vec_env.reset()
-
-    def __call__(self, state):
-        rows = []
-        for _ in range(self.iterations):
-            key, k_roll, k_epochs = jax.random.split(state.key, 3)
-            act = lambda k, o: self._act(state.actor_params, k, o)  # noqa: E731
-            traj, last_obs, self.obs, games = host_rollout(self.vec_env, self.obs, act, k_roll, self.config.num_steps, 1)
-            traj = jax.tree_util.tree_map(lambda x: x[0], traj)
-            state, metrics = self._learn(state.replace(key=key), k_epochs, traj, last_obs[0])
-            rows.append({**jax.device_get(metrics), **_game_metrics(games)})
-        return state, _stack_metrics(rows)
+    def _iteration(self, state):
+        key, k_roll, k_epochs = jax.random.split(state.key, 3)
+        act = lambda k, o: self._act(state.actor_params, k, o)  # noqa: E731
+        traj, last_obs, self.obs, games = host_rollout(self.vec_env, self.obs, act, k_roll, self.config.num_steps, 1)
+        traj = jax.tree_util.tree_map(lambda x: x[0], traj)
+        state, metrics = self._learn(state.replace(key=key), k_epochs, traj, last_obs[0])
+        return state, metrics, games
 
 
 def play_games(vec_env: AtariVecEnv, logits_fn: Callable, key: jax.Array, greedy: bool, max_steps: int) -> np.ndarray:
@@ -166,9 +165,7 @@ def make_atari_kshot_evaluate(game: str, spec, num_learners: int, seed: int, gre
 
     @jax.jit
     def train(key, dataset: SyntheticDataset, encoder_params):
-        inits = sample_learners(key, spec, obs_shape, num_actions, num_learners)
-        encoded = dataset.replace(x=spec.encode(encoder_params, dataset.x))
-        return jax.vmap(lambda p: inner_train(p, encoded, spec.apply))(inits)
+        return train_fresh_learners(key, spec, obs_shape, num_actions, num_learners, dataset, encoder_params)[1]
 
     @jax.jit
     def logits(trained, encoder_params, obs):

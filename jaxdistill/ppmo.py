@@ -26,9 +26,9 @@ from flax import struct
 
 from jaxdistill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.envs import make_env
-from jaxdistill.inner import inner_train
+from jaxdistill.inner import inner_train, train_fresh_learners
 from jaxdistill.losses import ppo_policy_loss, value_loss
-from jaxdistill.networks import CRITIC_SPEC, ConvSpec, LearnerSpec, sample_learners
+from jaxdistill.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.ppo import critic_value
 from jaxdistill.rollout import (
     RunnerState,
@@ -207,10 +207,7 @@ def make_ppmo(config: PPMOConfig) -> PPMO:
         )
 
     def sample_policies(key: jax.Array, dataset: SyntheticDataset, encoder_params=()):
-        learner_inits = sample_learners(key, spec, env.obs_shape, num_actions, L)
-        encoded = dataset.replace(x=encode(encoder_params, dataset.x))
-        policies = jax.vmap(lambda p: inner_train(p, encoded, apply))(learner_inits)
-        return learner_inits, policies
+        return train_fresh_learners(key, spec, env.obs_shape, num_actions, L, dataset, encoder_params)
 
     def policy_logits(encoder_params, policy, obs):
         return apply(policy, encode(encoder_params, obs))

@@ -86,8 +86,7 @@ class AtariVecEnv:
         (clipped when training), ``terminated`` (a lost life when training), ``truncated``, and
         ``game_return`` / ``game_length``: the unclipped score of each game that ended, else NaN / 0."""
         obs, reward, terminated, truncated, info = self._env.step(np.asarray(actions, np.int32))
-        final_obs = self._float(obs)
-        next_obs = final_obs.copy()
+        final_obs = next_obs = self._float(obs)
         # A lost life (terminated while training) ends an episode for the learner, but the game
         # goes on from the same frame; only a game that is over is reset, here and now, so that
         # EnvPool's own deferred reset never produces a step whose action is ignored.
@@ -95,6 +94,7 @@ class AtariVecEnv:
         if game_over.any():
             ids = np.flatnonzero(game_over)
             reset_obs, _ = self._env.reset(ids)
+            next_obs = final_obs.copy()  # a new array only when some game restarts
             next_obs[ids] = self._float(reset_obs)
         self._game_return += info["reward"]
         self._game_length += 1
