@@ -26,6 +26,7 @@ from benchmarks.machine import (
     interleaved_timings,
     kshot_training_record,
     ppmo_vs_ppo,
+    ratio_verdict,
     write_record,
 )
 
@@ -86,6 +87,7 @@ def main(args: Args) -> dict:
             n, args.repeats)
         record["splits"][f"l={layers}"] = {**ppmo_vs_ppo(t), **kshot}
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
+    record.update(ratio_verdict(record["splits"]))
     write_record(args.out, record)
     return record
 

@@ -54,6 +54,22 @@ def ppmo_vs_ppo(timings: dict, iterations: int = 1) -> dict:
     }
 
 
+PPMO_OVERHEAD = (
+    "Same rollout, minibatches and epochs; PPMO adds, per minibatch, a forward and backward pass of every "
+    "sampled learner's fresh layers [l, 5) on the k encoded synthetic images and the second-order pass of the "
+    "meta-gradient back through that inner SGD step, and its rollouts and losses run num_learners separate "
+    "networks (batched matmuls of num_envs rows each) where PPO runs one. With l = 4 only the output layer is "
+    "fresh and the extra work is negligible; with l = 0 the inner step covers the whole CNN."
+)
+
+
+def ratio_verdict(splits: dict, paper_ratio: float = 1.15) -> dict:
+    """Whether each split's PPMO/PPO ratio (min over repeats) is within the paper's, and why PPMO
+    costs more."""
+    within = {name: r["ppmo_over_ppo"]["min"] <= paper_ratio for name, r in splits.items()}
+    return {f"within_{paper_ratio}": within, "why_ppmo_costs_more": PPMO_OVERHEAD}
+
+
 def kshot_training_record(train, num_learners: int, repeats: int) -> dict:
     """Time ``train()`` (sampling and one-step training of ``num_learners`` k-shot learners)."""
     t = interleaved_timings({"train": train}, repeats)["train"]

@@ -28,16 +28,8 @@ from benchmarks.machine import (
     interleaved_timings,
     kshot_training_record,
     ppmo_vs_ppo,
+    ratio_verdict,
     write_record,
-)
-
-
-OVERHEAD = (
-    "Same rollout, minibatches and epochs; PPMO adds, per minibatch, a forward and backward pass of every "
-    "sampled learner's fresh layers [l, 5) on the k encoded synthetic images and the second-order pass of the "
-    "meta-gradient back through that inner SGD step, and its rollouts and losses run num_learners separate "
-    "networks (batched matmuls of num_envs rows each) where PPO runs one. With l = 4 only the output layer is "
-    "fresh and the extra work is negligible; with l = 0 the inner step covers the whole CNN."
 )
 
 
@@ -107,9 +99,7 @@ def main(args: Args) -> dict:
             **kshot,
         }
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
-    ratios = {split: r["ppmo_over_ppo"]["min"] for split, r in record["splits"].items()}
-    record["within_1.15"] = {split: ratio <= 1.15 for split, ratio in ratios.items()}
-    record["why_ppmo_costs_more"] = OVERHEAD
+    record.update(ratio_verdict(record["splits"]))
     write_record(args.out, record)
     return record
 
