@@ -89,6 +89,7 @@ def random_policy_returns(env, env_params, key, episodes: int):
 
 def run_ppmo(args: Args, env, env_params) -> dict:
     from jaxdistill.dataset import save_dataset
+    from jaxdistill.envs import minatar_action_names
     from jaxdistill.evaluation import make_kshot_evaluate
     from jaxdistill.plotting import plot_image_dataset
     from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
@@ -128,6 +129,7 @@ def run_ppmo(args: Args, env, env_params) -> dict:
         table.append(summarize(returns, f"fresh MinAtar CNN learners (l={args.encoder_layers})",
                                "greedy" if greedy else "sampled"))
     plot_image_dataset(state.dataset.x, state.dataset.y, args.run_dir / "dataset.png",
+                       action_names=minatar_action_names(env), max_channels=env.obs_shape[-1],
                        title=f"{args.env}-MinAtar distilled to k={args.k} (inner lr {float(state.dataset.inner_lr):.3f})")
     return {"method": "ppmo", "env_id": config.env_id, "k": args.k, "encoder_layers": args.encoder_layers,
             "meta_epochs": int(state.meta_epoch), "env_steps": int(state.meta_epoch) * config.env_steps_per_meta_epoch,

@@ -118,6 +118,6 @@ def plot_image_dataset(
         if i == 0:
             ax.set_title("softmax(Y)", fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title above the headings
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -139,6 +139,14 @@ def test_image_dataset_round_trips_with_its_encoder(tmp_path):
         load_encoder(tmp_path / "d")
 
 
+def test_minatar_action_names_follow_each_games_action_set():
+    from jaxdistill.envs import make_env, minatar_action_names
+
+    names = {g: minatar_action_names(make_env(f"{g}-MinAtar")[0]) for g in ("Breakout", "Freeway", "SpaceInvaders")}
+    assert names == {"Breakout": ["noop", "left", "right"], "Freeway": ["noop", "up", "down"],
+                     "SpaceInvaders": ["noop", "left", "right", "fire"]}
+
+
 def test_minatar_cli_runs_and_writes_its_outputs(tmp_path):
     from experiments.minatar import Args, main
 

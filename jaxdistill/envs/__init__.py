@@ -21,6 +21,15 @@ def minatar_id(game: str) -> str:
     return f"{game}-MinAtar"
 
 
+MINATAR_ACTIONS = ("noop", "left", "up", "right", "down", "fire")
+"""MinAtar's full action set; each game acts with a subset, in gymnax as ``env.action_set``."""
+
+
+def minatar_action_names(env) -> list[str]:
+    """Names of a gymnax MinAtar game's actions, in the order of its action indices."""
+    return [MINATAR_ACTIONS[int(a)] for a in env.action_set]
+
+
 def make_env(env_id: str):
     """Build an environment by id: ``CartPole<N>D-v1`` (ours) or ``<Game>-MinAtar`` (gymnax), both
     pure-functional; or ``<Game>-v5`` (Atari through EnvPool), for which this returns the game's
@@ -44,4 +53,5 @@ def make_env(env_id: str):
     )
 
 
-__all__ = ["MINATAR_GAMES", "CartPoleND", "EnvParams", "EnvState", "cartpole_id", "make_env", "minatar_id"]
+__all__ = ["MINATAR_GAMES", "CartPoleND", "EnvParams", "EnvState", "cartpole_id", "make_env", "minatar_action_names",
+           "minatar_id"]
