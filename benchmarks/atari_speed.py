@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -23,10 +22,8 @@ import tyro
 
 from benchmarks.machine import (
     describe_machine,
-    interleaved_timings,
-    kshot_training_record,
-    ppmo_vs_ppo,
     ratio_verdict,
+    time_image_split,
     write_record,
 )
 
@@ -51,7 +48,6 @@ def main(args: Args) -> dict:
     from experiments.atari import PRESETS, nature_cnn
     from jaxdistill.envs.atari import AtariVecEnv, atari_spec
     from jaxdistill.host_loop import HostPPMOChunk, HostPPOChunk
-    from jaxdistill.inner import train_fresh_learners
     from jaxdistill.kmin import k_min
     from jaxdistill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.ppo import PPOConfig, make_ppo
@@ -76,16 +72,9 @@ def main(args: Args) -> dict:
                             num_steps=sizes["num_steps"], num_minibatches=sizes["num_minibatches"], clip_eps=0.1)
         ppmo_chunk = HostPPMOChunk(config, AtariVecEnv(spec.game, games, seed=1), 1)
         state = jax.jit(make_ppmo(config).init)(jax.random.PRNGKey(0))
-        t = interleaved_timings({"ppmo": lambda: ppmo_chunk(state)[0], "ppo": lambda: ppo_chunk(ppo_state)[0]},
-                                args.repeats)
-        n = args.kshot_learners
-
-        train_learners = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=spec.obs_shape,
-                                         num_actions=spec.num_actions, num=n))
-        kshot = kshot_training_record(
-            lambda: train_learners(jax.random.PRNGKey(1), dataset=state.dataset, encoder_params=state.encoder_params),
-            n, args.repeats)
-        record["splits"][f"l={layers}"] = {**ppmo_vs_ppo(t), **kshot}
+        record["splits"][f"l={layers}"] = time_image_split(
+            lambda: ppmo_chunk(state)[0], lambda: ppo_chunk(ppo_state)[0], state, learner, spec.obs_shape,
+            spec.num_actions, args.kshot_learners, args.repeats)
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
     record.update(ratio_verdict(record["splits"]))
     write_record(args.out, record)

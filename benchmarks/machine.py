@@ -70,6 +70,26 @@ def ratio_verdict(splits: dict, paper_ratio: float = 1.15) -> dict:
     return {f"within_{paper_ratio}": within, "why_ppmo_costs_more": PPMO_OVERHEAD}
 
 
+def time_image_split(ppmo_call, ppo_call, state, learner, obs_shape, num_actions, num_learners: int, repeats: int,
+                     iterations: int = 1) -> dict:
+    """One encoder split's record: seconds per PPMO meta-epoch beside seconds per PPO update
+    (``ppmo_call()`` / ``ppo_call()`` each run ``iterations`` of them), then the cost of sampling and
+    training ``num_learners`` k-shot ``learner``s on ``state``'s dataset and encoder."""
+    from functools import partial
+
+    import jax
+
+    from jaxdistill.inner import train_fresh_learners
+
+    t = interleaved_timings({"ppmo": ppmo_call, "ppo": ppo_call}, repeats)
+    train = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=obs_shape, num_actions=num_actions,
+                            num=num_learners))
+    kshot = kshot_training_record(
+        lambda: train(jax.random.PRNGKey(1), dataset=state.dataset, encoder_params=state.encoder_params),
+        num_learners, repeats)
+    return {**ppmo_vs_ppo(t, iterations), **kshot}
+
+
 def kshot_training_record(train, num_learners: int, repeats: int) -> dict:
     """Time ``train()`` (sampling and one-step training of ``num_learners`` k-shot learners)."""
     t = interleaved_timings({"train": train}, repeats)["train"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -25,10 +24,8 @@ import tyro
 
 from benchmarks.machine import (
     describe_machine,
-    interleaved_timings,
-    kshot_training_record,
-    ppmo_vs_ppo,
     ratio_verdict,
+    time_image_split,
     write_record,
 )
 
@@ -56,7 +53,6 @@ class Args:
 def main(args: Args) -> dict:
     from experiments.minatar import PRESETS, minatar_learner
     from jaxdistill.envs import make_env, minatar_id
-    from jaxdistill.inner import train_fresh_learners
     from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
     from jaxdistill.ppo import PPOConfig, make_ppo
 
@@ -82,21 +78,12 @@ def main(args: Args) -> dict:
         )
         state = jax.jit(make_ppmo(config).init)(jax.random.PRNGKey(0))
         ppmo_chunk = jax.jit(make_meta_epochs(config, n_it))
-        t = interleaved_timings({"ppmo": lambda: ppmo_chunk(state), "ppo": lambda: ppo_chunk(ppo_state)},
-                                args.repeats)
-        n = args.kshot_learners
-
-        train_learners = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=env.obs_shape,
-                                         num_actions=env.num_actions, num=n))
-        kshot = kshot_training_record(
-            lambda: train_learners(jax.random.PRNGKey(1), dataset=state.dataset, encoder_params=state.encoder_params),
-            n, args.repeats)
         record["splits"][f"l={layers}"] = {
             "env_steps_per_iteration": config.env_steps_per_meta_epoch,
             "minibatch_size": config.env_steps_per_meta_epoch // config.num_minibatches,
             "update_epochs": config.update_epochs,
-            **ppmo_vs_ppo(t, n_it),
-            **kshot,
+            **time_image_split(lambda: ppmo_chunk(state), lambda: ppo_chunk(ppo_state), state, learner,
+                               env.obs_shape, env.num_actions, args.kshot_learners, args.repeats, n_it),
         }
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
     record.update(ratio_verdict(record["splits"]))
