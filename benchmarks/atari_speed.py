@@ -48,9 +48,9 @@ def main(args: Args) -> dict:
     from experiments.atari import PRESETS, nature_cnn
     from jaxdistill.envs.atari import AtariVecEnv, atari_spec
     from jaxdistill.host_loop import HostPPMOChunk, HostPPOChunk
-    from jaxdistill.kmin import k_min
-    from jaxdistill.ppmo import PPMOConfig, make_ppmo
-    from jaxdistill.ppo import PPOConfig, make_ppo
+    from jaxdistill.distill.kmin import k_min
+    from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
+    from jaxdistill.rl.ppo import PPOConfig, make_ppo
 
     sizes = PRESETS[args.preset]
     spec = atari_spec(args.env)

@@ -48,12 +48,12 @@ class Args:
 
 def main(args: Args) -> dict:
     from jaxdistill.envs import make_env
-    from jaxdistill.evaluation import make_kshot_evaluate
-    from jaxdistill.inner import train_fresh_learners
-    from jaxdistill.networks import LearnerSpec
-    from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
-    from jaxdistill.ppo import PPOConfig, make_ppo
-    from jaxdistill.train import train_loop
+    from jaxdistill.eval.kshot import make_kshot_evaluate
+    from jaxdistill.distill.inner import train_fresh_learners
+    from jaxdistill.nets.networks import LearnerSpec
+    from jaxdistill.distill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
+    from jaxdistill.rl.ppo import PPOConfig, make_ppo
+    from jaxdistill.run.loop import train_loop
 
     config = PPMOConfig(env_id="CartPole1D-v1", k=2, num_meta_epochs=args.max_meta_epochs)
     env, env_params = make_env(config.env_id)

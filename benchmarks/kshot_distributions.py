@@ -27,7 +27,7 @@ class Args:
     learners: int = 1000
     """Learners per call."""
     distributions: tuple[str, ...] = ("lambda", "ortho_std1", "xavier", "xavier_std1", "random_h", "random_l")
-    """Distributions to time (see jaxdistill.learners)."""
+    """Distributions to time (see jaxdistill.nets.learners)."""
     dataset: Path | None = None
     """Dataset to train on; default the committed k_min dataset for --dims."""
     repeats: int = 3
@@ -37,10 +37,10 @@ class Args:
 
 
 def main(args: Args) -> dict:
-    from jaxdistill.dataset import load_dataset
+    from jaxdistill.distill.dataset import load_dataset
     from jaxdistill.envs import cartpole_id, make_env
-    from jaxdistill.learners import get_distribution, make_distribution_evaluate
-    from jaxdistill.sharding import population_mesh
+    from jaxdistill.nets.learners import get_distribution, make_distribution_evaluate
+    from jaxdistill.run.sharding import population_mesh
 
     path = args.dataset or Path(f"experiments/results/cartpole{args.dims}d_k{args.dims + 1}_ppmo_s0/dataset")
     env, env_params = make_env(cartpole_id(args.dims))

@@ -53,8 +53,8 @@ class Args:
 def main(args: Args) -> dict:
     from experiments.minatar import PRESETS, minatar_learner
     from jaxdistill.envs import make_env, minatar_id
-    from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
-    from jaxdistill.ppo import PPOConfig, make_ppo
+    from jaxdistill.distill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
+    from jaxdistill.rl.ppo import PPOConfig, make_ppo
 
     sizes = PRESETS[args.preset]
     env, _ = make_env(minatar_id(args.env))

@@ -13,15 +13,15 @@ Writes into ``--run-dir`` (default ``runs/cartpole<N>d_k<K>_<method>_s<seed>``):
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Literal
 
 import tyro
 
-from experiments.common import format_table, summarize
-from jaxdistill.ppmo import PPMOConfig
+from experiments.common import check_run_dir
+from jaxdistill.distill.ppmo import PPMOConfig
+from jaxdistill.run.harness import RunOptions, write_results
 
 
 @dataclasses.dataclass
@@ -86,7 +86,7 @@ class Args:
 
 def validate(args: Args) -> Args:
     """Reject bad arguments with a clear message before anything is compiled."""
-    from jaxdistill.kmin import k_min
+    from jaxdistill.distill.kmin import k_min
 
     errors = []
     if args.dims < 1:
@@ -115,118 +115,47 @@ def validate(args: Args) -> Args:
     if args.run_dir is None:
         suffix = f"k{args.k}_ppmo" if args.method == "ppmo" else "ppo"
         args = dataclasses.replace(args, run_dir=Path("runs") / f"cartpole{args.dims}d_{suffix}_s{args.seed}")
+    check_run_dir(args.run_dir, "experiments.cartpole")
     return args
 
 
+def run_options(args: Args, **overrides) -> RunOptions:
+    return RunOptions(seed=args.seed, run_dir=args.run_dir, resume=args.resume, eval_every=args.eval_every,
+                      eval_learners=args.eval_learners, final_eval_learners=args.final_eval_learners,
+                      target_return=args.target_return, checkpoint_interval_s=args.checkpoint_interval_s,
+                      tensorboard=args.tensorboard, progress=args.progress, **overrides)
+
+
 def run_ppmo(args: Args) -> dict:
+    from jaxdistill.envs import cartpole_id, make
+    from jaxdistill.run.harness import run_ppmo as harness_ppmo
 
-    from jaxdistill.dataset import save_dataset
-    from jaxdistill.envs import cartpole_id, make_env
-    from jaxdistill.evaluation import make_kshot_evaluate
-    from jaxdistill.plotting import (
-        cartpole_action_names,
-        cartpole_feature_names,
-        plot_dataset,
-        plot_learning_curve,
-    )
-    from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
-    from jaxdistill.train import config_to_dict, run_keys, train_loop
-
-    env_id = cartpole_id(args.dims)
     config = PPMOConfig(
-        env_id=env_id, k=args.k, num_meta_epochs=args.meta_epochs, num_learners=args.num_learners,
+        k=args.k, meta_epochs=args.meta_epochs, num_learners=args.num_learners,
         num_envs=args.num_envs, num_steps=args.num_steps, num_minibatches=args.num_minibatches,
         update_epochs=args.update_epochs, distiller_lr=args.distiller_lr, critic_lr=args.critic_lr,
         inner_lr_init=args.inner_lr_init, ent_coef=args.ent_coef,
     )
-    env, env_params = make_env(env_id)
-    init = make_ppmo(config).init
-    chunk = make_meta_epochs(config, args.eval_every)
-    evaluate = make_kshot_evaluate(env, env_params, config.learner, args.eval_learners)
-    print(f"[jaxdistill] PPMO on {env_id}: k={args.k}, {config.env_steps_per_meta_epoch} env steps per "
-          f"meta-epoch, up to {args.meta_epochs} meta-epochs -> {args.run_dir}", file=sys.stderr)
-    result = train_loop(
-        init_fn=init, chunk_fn=chunk,
-        evaluate_fn=lambda key, state: evaluate(key, state.dataset),
-        iteration_of=lambda s: int(s.meta_epoch), total_iterations=args.meta_epochs, chunk=args.eval_every,
-        env_steps_per_iteration=config.env_steps_per_meta_epoch, run_dir=args.run_dir, seed=args.seed,
-        config=config_to_dict(args), target_return=args.target_return,
-        checkpoint_interval_s=args.checkpoint_interval_s, resume=args.resume,
-        tensorboard=args.tensorboard, progress=args.progress, desc=f"PPMO {args.dims}-D k={args.k}",
-    )
-    dataset = result.state.dataset
-    dataset_dir = save_dataset(
-        args.run_dir / "dataset", dataset, env_id=env_id, learner_spec=config.learner.to_dict(),
-        config=config_to_dict(config),
-        extra={"meta_epochs": int(result.state.meta_epoch), "seed": args.seed},
-    )
-    final_key = run_keys(args.seed)[2]
-    table = [summarize(
-        make_kshot_evaluate(env, env_params, config.learner, args.final_eval_learners)(final_key, dataset),
-        "Λ (2x64 tanh, orthogonal)", "greedy")]
-    if args.sampled_eval:
-        table.append(summarize(
-            make_kshot_evaluate(env, env_params, config.learner, args.final_eval_learners, greedy=False)(
-                final_key, dataset),
-            "Λ (2x64 tanh, orthogonal)", "sampled"))
-    plot_learning_curve(result.rows, args.run_dir / "learning_curve.png",
-                        title=f"PPMO, {args.dims}-D cart-pole, k={args.k}")
-    plot_dataset(dataset.x, dataset.y, args.run_dir / "dataset.png",
-                 cartpole_feature_names(args.dims), cartpole_action_names(args.dims),
-                 title=f"{args.dims}-D cart-pole distilled to k={args.k} (inner lr {float(dataset.inner_lr):.3f})")
-    return {"method": "ppmo", "env_id": env_id, "k": args.k, "meta_epochs": int(result.state.meta_epoch),
-            "env_steps": int(result.state.meta_epoch) * config.env_steps_per_meta_epoch,
-            "reached_target_at": result.reached_target_at, "finished": result.finished,
-            "wall_time_s": result.wall_time, "inner_lr": float(dataset.inner_lr), "kshot": table,
-            "dataset_dir": str(dataset_dir)}
+    policies = ("greedy", "sampled") if args.sampled_eval else ("greedy",)
+    return harness_ppmo(make(cartpole_id(args.dims)), config, run_options(args, final_policies=policies),
+                        learner_label="Λ (2x64 tanh, orthogonal)", title=f"PPMO, {args.dims}-D cart-pole")
 
 
 def run_ppo(args: Args) -> dict:
-    import jax
+    from jaxdistill.envs import cartpole_id, make
+    from jaxdistill.rl.ppo import PPOConfig
+    from jaxdistill.run.harness import run_ppo as harness_ppo
 
-    from jaxdistill.envs import cartpole_id, make_env
-    from jaxdistill.evaluation import run_episodes
-    from jaxdistill.plotting import plot_learning_curve
-    from jaxdistill.ppo import PPOConfig, make_ppo
-    from jaxdistill.train import config_to_dict, run_keys, train_loop
-
-    env_id = cartpole_id(args.dims)
-    config = PPOConfig(env_id=env_id, total_timesteps=args.ppo_timesteps, num_envs=args.ppo_num_envs,
-                       num_steps=args.ppo_num_steps, update_epochs=args.update_epochs, ent_coef=args.ppo_ent_coef)
-    env, env_params = make_env(env_id)
-    init, update = make_ppo(config)[:2]
-
-    def chunk(state):
-        return jax.lax.scan(lambda s, _: update(s), state, None, length=args.eval_every)
-
-    def evaluate(key, state, n):
-        return run_episodes(key, env, env_params, lambda obs: config.actor.apply(state.actor_params, obs), n, True)
-
-    steps_per_update = config.num_envs * config.num_steps
-    result = train_loop(
-        init_fn=init, chunk_fn=chunk, evaluate_fn=lambda k, s: evaluate(k, s, args.eval_learners),
-        iteration_of=lambda s: int(s.update_step), total_iterations=config.num_updates, chunk=args.eval_every,
-        env_steps_per_iteration=steps_per_update, run_dir=args.run_dir, seed=args.seed,
-        config=config_to_dict(args), target_return=args.target_return,
-        checkpoint_interval_s=args.checkpoint_interval_s, resume=args.resume,
-        tensorboard=args.tensorboard, progress=args.progress, desc=f"PPO {args.dims}-D",
-    )
-    final_key = run_keys(args.seed)[2]
-    returns = jax.jit(lambda k, s: evaluate(k, s, args.final_eval_learners))(final_key, result.state)
-    plot_learning_curve(result.rows, args.run_dir / "learning_curve.png", title=f"PPO, {args.dims}-D cart-pole")
-    return {"method": "ppo", "env_id": env_id, "updates": int(result.state.update_step),
-            "env_steps": int(result.state.update_step) * steps_per_update,
-            "reached_target_at": result.reached_target_at, "finished": result.finished,
-            "wall_time_s": result.wall_time,
-            "kshot": [summarize(returns, "the trained PPO actor", "greedy")]}
+    config = PPOConfig(total_timesteps=args.ppo_timesteps, num_envs=args.ppo_num_envs, num_steps=args.ppo_num_steps,
+                       ent_coef=args.ppo_ent_coef)
+    return harness_ppo(make(cartpole_id(args.dims)), config, run_options(args), title=f"PPO, {args.dims}-D cart-pole")
 
 
 def main(args: Args) -> dict:
     args = validate(args)
     result = run_ppmo(args) if args.method == "ppmo" else run_ppo(args)
-    table = format_table(result["kshot"])
-    (args.run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.run_dir / "results.md").write_text(f"# {result['env_id']} ({result['method']})\n\n{table}\n")
+    result.pop("rows")
+    table = write_results(args.run_dir, f"{result['env_id']} ({result['method']})", result)
     what = (f"k-shot return over {args.final_eval_learners} fresh learners, one SGD step each on the {args.k} "
             "distilled pairs" if args.method == "ppmo" else "greedy return of the PPO actor")
     print(f"\n{what} ({result['env_steps']:,} env steps, {result['wall_time_s']:.1f} s of training):\n")

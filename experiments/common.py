@@ -1,4 +1,4 @@
-"""Pieces the experiment scripts share: k-shot result rows, their Markdown table, image-run options."""
+"""Pieces the experiment scripts share: result printing, run-directory checks, image-run options."""
 
 from __future__ import annotations
 
@@ -7,34 +7,25 @@ from pathlib import Path
 from typing import Literal
 
 
-def summarize(returns, learners: str, policy: str) -> dict:
-    """One row of a k-shot table from per-learner (or per-episode) returns."""
-    import numpy as np
-
-    r = np.asarray(returns)
-    return {"learners": learners, "policy": policy, "n": int(r.size), "mean": float(r.mean()),
-            "std": float(r.std()), "min": float(r.min()), "max": float(r.max())}
-
-
-def format_table(rows: list[dict]) -> str:
-    lines = ["| learners | policy | episodes | mean ± std | min | max |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r['learners']} | {r['policy']} | {r['n']} | {r['mean']:.1f} ± {r['std']:.1f} "
-            f"| {r['min']:.0f} | {r['max']:.0f} |"
-        )
-    return "\n".join(lines)
-
-
-def write_and_print_results(run_dir: Path, title: str, result: dict, table: str, intro: str = "") -> None:
+def print_results(run_dir: Path, title: str, result: dict, intro: str = "") -> None:
     """``results.json`` and ``results.md`` in ``run_dir``, and the table on stdout."""
-    import json
+    from jaxdistill.run.harness import write_results
 
-    (run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (run_dir / "results.md").write_text(f"# {title}\n\n{intro}{table}\n")
+    table = write_results(run_dir, title, result, intro)
     print(f"\n{title}: {result['env_steps']:,} env steps, {result['wall_time_s']:.1f} s of training\n")
     print(table)
     print(f"run directory: {run_dir}")
+
+
+def check_run_dir(run_dir: Path, prog: str) -> None:
+    """Fail with one line, before anything compiles, when the run directory cannot be written."""
+    from jaxdistill.run.loop import RunDirError
+    from jaxdistill.run.loop import check_run_dir as check
+
+    try:
+        check(run_dir)
+    except RunDirError as e:
+        raise SystemExit(f"{prog}: error: {e}") from None
 
 
 def check_positive(args, names: tuple[str, ...], errors: list[str], minimum: float = 1) -> None:
@@ -70,7 +61,9 @@ class ImageRunArgs:
     update_epochs: int = 4
     """Policy epochs per meta-epoch (CleanRL: 4)."""
     critic_lr: float = 2.5e-4
-    """Adam learning rate of the critic (and of PPO's actor)."""
+    """Adam learning rate of the critic (PPMO)."""
+    ppo_lr: float = 2.5e-4
+    """Adam learning rate of PPO's actor and critic (--method ppo)."""
     encoder_lr: float = 2.5e-4
     """Adam learning rate of the encoder (l > 0)."""
     inner_lr_init: float = 0.02
@@ -109,7 +102,39 @@ def validate_image_args(args, presets: dict, positive_floats: tuple[str, ...]):
     if (args.num_envs * args.num_steps) % args.num_minibatches:
         errors.append(f"--num-envs x --num-steps ({args.num_envs * args.num_steps}) must be divisible by "
                       f"--num-minibatches ({args.num_minibatches})")
-    for name in ("critic_lr", "encoder_lr", "inner_lr_init", *positive_floats):
+    for name in ("critic_lr", "ppo_lr", "encoder_lr", "inner_lr_init", *positive_floats):
         if not getattr(args, name) > 0:
             errors.append(f"--{name.replace('_', '-')} must be > 0 (got {getattr(args, name)})")
     return args, errors
+
+
+def image_run_options(args, eval_policy: str, final_policies: tuple[str, ...], **extra):
+    from jaxdistill.run.harness import RunOptions
+
+    return RunOptions(seed=args.seed, run_dir=args.run_dir, resume=args.resume, eval_every=args.eval_every,
+                      eval_learners=args.eval_learners, final_eval_learners=args.final_eval_learners,
+                      eval_policy=eval_policy, final_policies=final_policies,
+                      checkpoint_interval_s=args.checkpoint_interval_s, tensorboard=args.tensorboard,
+                      progress=args.progress, **extra)
+
+
+def image_configs(args, learner, critic):
+    """The PPMO config and the PPO config with the same environment steps per iteration."""
+    from jaxdistill.distill.ppmo import PPMOConfig
+    from jaxdistill.rl.ppo import PPOConfig
+
+    ppmo = PPMOConfig(
+        k=args.k, meta_epochs=args.meta_epochs, learner=learner, critic=critic, num_learners=args.num_learners,
+        num_envs=args.num_envs, num_steps=args.num_steps, num_minibatches=args.num_minibatches,
+        update_epochs=args.update_epochs, distiller_lr=args.distiller_lr, critic_lr=args.critic_lr,
+        encoder_lr=args.encoder_lr, inner_lr_init=args.inner_lr_init, ent_coef=args.ent_coef,
+        **({"clip_eps": args.clip_eps} if hasattr(args, "clip_eps") else {}),
+    )
+    num_envs = args.num_learners * args.num_envs
+    ppo = PPOConfig(
+        num_envs=num_envs, num_steps=args.num_steps, total_timesteps=args.meta_epochs * num_envs * args.num_steps,
+        num_minibatches=args.num_minibatches, update_epochs=args.update_epochs, lr=args.ppo_lr,
+        ent_coef=args.ent_coef, actor=dataclasses.replace(learner, encoder_layers=0), critic=critic,
+        **({"clip_eps": args.clip_eps} if hasattr(args, "clip_eps") else {}),
+    )
+    return ppmo, ppo

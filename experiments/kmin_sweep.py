@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tyro
 
-from jaxdistill.ppmo import PPMOConfig
+from jaxdistill.distill.ppmo import PPMOConfig
 
 
 @dataclasses.dataclass
@@ -59,7 +59,7 @@ class Args:
 
 
 def resolve_k(label: str, n_dims: int) -> int:
-    from jaxdistill.kmin import k_min
+    from jaxdistill.distill.kmin import k_min
 
     base = k_min(2 * n_dims)
     try:
@@ -83,17 +83,17 @@ def main(args: Args) -> list[dict]:
     import jax
 
     if args.distributed:
-        from jaxdistill.sharding import initialize_distributed
+        from jaxdistill.run.sharding import initialize_distributed
 
         initialize_distributed()
 
-    from jaxdistill.dataset import save_dataset
-    from jaxdistill.envs import cartpole_id, make_env
-    from jaxdistill.evaluation import make_kshot_evaluate
-    from jaxdistill.kmin import k_min
-    from jaxdistill.population import distill_population
-    from jaxdistill.sharding import is_main_process, population_mesh, to_host
-    from jaxdistill.train import config_to_dict
+    from jaxdistill.distill.dataset import save_dataset
+    from jaxdistill.envs import cartpole_id, make
+    from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+    from jaxdistill.distill.kmin import k_min
+    from jaxdistill.run.population import distill_population
+    from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
+    from jaxdistill.run.loop import config_to_dict
 
     devices = jax.devices()
     mesh = population_mesh(devices) if len(args.seeds) % len(devices) == 0 else None
@@ -104,19 +104,19 @@ def main(args: Args) -> list[dict]:
     for n_dims, label, k in plan:
         budget = args.meta_epochs[min(n_dims, len(args.meta_epochs)) - 1]
         budget = max(args.chunk, budget - budget % args.chunk)
-        config = PPMOConfig(env_id=cartpole_id(n_dims), k=k, num_meta_epochs=budget, num_learners=args.num_learners,
+        env = make(cartpole_id(n_dims))
+        config = PPMOConfig(k=k, meta_epochs=budget, num_learners=args.num_learners,
                             num_envs=args.num_envs, num_steps=args.num_steps, num_minibatches=args.num_minibatches)
         print(f"[kmin_sweep] N={n_dims} k={k} ({label}), seeds {list(args.seeds)}, up to {budget} meta-epochs",
               file=sys.stderr)
-        result = distill_population(config, list(args.seeds), chunk=args.chunk, eval_learners=args.chunk_learners,
+        result = distill_population(env, config, list(args.seeds), chunk=args.chunk, eval_learners=args.chunk_learners,
                                     target_return=args.target_return, mesh=mesh)
-        env, env_params = make_env(config.env_id)
-        evaluate = make_kshot_evaluate(env, env_params, config.learner, args.learners)
+        evaluate = make_kshot_evaluate(env, fresh_learners(env, config.learner), args.learners)
         for i, seed in enumerate(args.seeds):
-            dataset = jax.tree_util.tree_map(lambda x: to_host(x)[i], result.states.dataset)
+            dataset = jax.tree_util.tree_map(lambda x: to_host(x)[i], result.states.agent.dataset)
             if is_main_process():
                 save_dataset(args.out_dir / "datasets" / f"cartpole{n_dims}d_k{k}_s{seed}", dataset,
-                             env_id=config.env_id, learner_spec=config.learner.to_dict(),
+                             env_spec=env.spec, learner_spec=config.learner,
                              config=config_to_dict(config), extra={"seed": seed, "meta_epochs": result.meta_epochs})
             returns = to_host(evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), seed), dataset))
             rows.append({"n_dims": n_dims, "actions": 2 * n_dims, "k_min": k_min(2 * n_dims), "k_label": label,
@@ -174,7 +174,7 @@ def law_verdicts(summary: list[dict]) -> dict[int, str]:
 
 
 def write_outputs(args: Args, rows: list[dict]) -> None:
-    from jaxdistill.metrics import write_rows
+    from jaxdistill.run.metrics import write_rows
 
     summary = summarize(rows)
     verdicts = law_verdicts(summary)

@@ -8,7 +8,7 @@
 For every (N, k) it loads ``<datasets-dir>/cartpole<N>d_k<K>_ppmo_s<seed>/dataset`` or, with
 ``--distill-missing``, distils it first with ``experiments.cartpole``'s defaults. Every learner
 distribution is one compiled call over ``--learners`` learners (random architectures are padded
-exactly, see ``jaxdistill.learners``), sharded over all devices. Writes ``table1.md``,
+exactly, see ``jaxdistill.nets.learners``), sharded over all devices. Writes ``table1.md``,
 ``table1.csv``, ``table1.json`` and ``table1.png`` into ``--out-dir`` (``table6.*`` with ``--table 6``).
 """
 
@@ -79,7 +79,7 @@ class Args:
     ks: tuple[str, ...] = ("kmin",)
     """Dataset sizes: 'kmin' (= N + 1) and/or integers such as 512."""
     distributions: tuple[str, ...] = DISTRIBUTIONS
-    """Learner distributions (columns); see jaxdistill.learners (also 'L<depth>_h<width>')."""
+    """Learner distributions (columns); see jaxdistill.nets.learners (also 'L<depth>_h<width>')."""
     table: Literal[1, 6] = 1
     """1: the paper's Table 1 (--distributions); 6: its Table 6, the grid of L = 0..5 hidden layers x
     h = 32..256 units with Λ's init (replaces --distributions)."""
@@ -102,7 +102,7 @@ class Args:
 
 
 def resolve_k(k: str, n_dims: int) -> int:
-    from jaxdistill.kmin import k_min
+    from jaxdistill.distill.kmin import k_min
 
     if k == "kmin":
         return k_min(2 * n_dims)
@@ -120,7 +120,7 @@ def dataset_dir(args: Args, n_dims: int, k: int) -> Path:
 
 
 def main(args: Args) -> list[dict]:
-    from jaxdistill.learners import get_distribution
+    from jaxdistill.nets.learners import get_distribution
 
     if args.table == 6:
         args = dataclasses.replace(args, distributions=GRID_DISTRIBUTIONS)
@@ -136,14 +136,15 @@ def main(args: Args) -> list[dict]:
     import jax
 
     if args.distributed:
-        from jaxdistill.sharding import initialize_distributed
+        from jaxdistill.run.sharding import initialize_distributed
 
         initialize_distributed()
 
-    from jaxdistill.dataset import load_dataset
-    from jaxdistill.envs import cartpole_id, make_env
-    from jaxdistill.learners import make_distribution_evaluate
-    from jaxdistill.sharding import is_main_process, population_mesh, to_host
+    from jaxdistill.distill.dataset import load_dataset
+    from jaxdistill.envs import cartpole_id, make
+    from jaxdistill.eval.kshot import make_kshot_evaluate
+    from jaxdistill.nets.learners import padded_learners
+    from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
 
     mesh = population_mesh()
     learners = args.learners - args.learners % mesh.size or mesh.size
@@ -159,13 +160,13 @@ def main(args: Args) -> list[dict]:
             from experiments.cartpole import main as distill
 
             distill(DistillArgs(dims=n_dims, k=k, seed=args.seed, run_dir=path.parent, progress=False))
-        env, env_params = make_env(cartpole_id(n_dims))
-        dataset, meta = load_dataset(path, expect_obs_dim=env.obs_shape[0], expect_num_actions=env.num_actions)
+        env = make(cartpole_id(n_dims))
+        dataset, meta = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0], expect_num_actions=env.spec.num_actions)
         for name in args.distributions:
             dist = get_distribution(name)
             t0 = time.perf_counter()
-            evaluate = make_distribution_evaluate(env, env_params, dist, learners, mesh=mesh)
-            returns, _, _ = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
+            evaluate = make_kshot_evaluate(env, padded_learners(env, dist), learners, mesh=mesh)
+            returns = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
             returns = to_host(returns)
             row = {
                 "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
@@ -190,7 +191,7 @@ def paper_cell(r: dict) -> str:
 
 
 def write_outputs(args: Args, rows: list[dict]) -> None:
-    from jaxdistill.metrics import write_rows
+    from jaxdistill.run.metrics import write_rows
 
     write_rows(args.out_dir, "table1", rows)
     labels = list(dict.fromkeys(r["label"] for r in rows))
@@ -237,7 +238,7 @@ def write_outputs(args: Args, rows: list[dict]) -> None:
 
 def write_table6(args: Args, rows: list[dict]) -> None:
     """One L x h grid per (N, k): our mean ± std with the paper's mean in brackets, and a heat map each."""
-    from jaxdistill.metrics import write_rows
+    from jaxdistill.run.metrics import write_rows
 
     write_rows(args.out_dir, "table6", rows)
     experiments = list(dict.fromkeys((r["n_dims"], r["k"]) for r in rows))

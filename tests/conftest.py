@@ -8,11 +8,9 @@ from pathlib import Path
 import jax
 import pytest
 
-from jaxdistill.ppmo import PPMOConfig
+from jaxdistill.distill.ppmo import PPMOConfig
 
-TINY_PPMO = PPMOConfig(
-    env_id="CartPole1D-v1", k=2, num_learners=2, num_envs=2, num_steps=32, num_minibatches=2, update_epochs=2
-)
+TINY_PPMO = PPMOConfig(k=2, num_learners=2, num_envs=2, num_steps=32, num_minibatches=2, update_epochs=2)
 
 
 @pytest.fixture(scope="session")

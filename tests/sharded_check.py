@@ -6,40 +6,40 @@ import sys
 import jax
 import numpy as np
 
-from jaxdistill.dataset import load_dataset
-from jaxdistill.envs import make_env
-from jaxdistill.evaluation import make_kshot_evaluate
-from jaxdistill.learners import get_distribution, make_distribution_evaluate
-from jaxdistill.networks import LearnerSpec
-from jaxdistill.sharding import population_mesh
+from jaxdistill.distill.dataset import load_dataset
+from jaxdistill.envs import make
+from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.nets.learners import get_distribution, padded_learners
+from jaxdistill.nets.networks import LearnerSpec
+from jaxdistill.run.sharding import population_mesh
 
 dataset_dir = sys.argv[1]
 assert jax.device_count() == 8, jax.devices()
-env, params = make_env("CartPole2D-v1")
+env = make("CartPole2D-v1")
 dataset, _ = load_dataset(dataset_dir)
 key = jax.random.PRNGKey(11)
 out = {}
 for mesh_size in (8, 1):
     mesh = population_mesh(jax.devices()[:mesh_size])
-    plain = make_kshot_evaluate(env, params, LearnerSpec(), 200, mesh=mesh)(key, dataset)
-    random_l, _, depths = make_distribution_evaluate(env, params, get_distribution("random_l"), 200, mesh=mesh)(
+    plain = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), 200, mesh=mesh)(key, dataset)
+    random_l = make_kshot_evaluate(env, padded_learners(env, get_distribution("random_l")), 200, mesh=mesh)(
         key, dataset)
     out[mesh_size] = {"plain": np.asarray(plain).tolist(), "random_l": np.asarray(random_l).tolist(),
                       "devices": len(plain.sharding.device_set)}
 
 # The sweep's population: 8 seeds of a tiny configuration, sharded over 8 devices vs not sharded.
-from jaxdistill.population import distill_population  # noqa: E402
-from jaxdistill.ppmo import PPMOConfig  # noqa: E402
+from jaxdistill.run.population import distill_population  # noqa: E402
+from jaxdistill.distill.ppmo import PPMOConfig  # noqa: E402
 
-tiny = PPMOConfig(env_id="CartPole1D-v1", k=2, num_meta_epochs=4, num_learners=2, num_envs=2, num_steps=32,
+tiny = PPMOConfig(k=2, meta_epochs=4, num_learners=2, num_envs=2, num_steps=32,
                   num_minibatches=2, update_epochs=2)
 sweep = {}
 for mesh in (population_mesh(), None):
-    result = distill_population(tiny, list(range(8)), chunk=2, eval_learners=8, target_return=None, mesh=mesh,
+    result = distill_population(make("CartPole1D-v1"), tiny, list(range(8)), chunk=2, eval_learners=8, target_return=None, mesh=mesh,
                                 log=False)
     sweep["sharded" if mesh is not None else "single"] = {
-        "x": np.asarray(result.states.dataset.x).tolist(),
-        "devices": len(result.states.dataset.x.sharding.device_set),
+        "x": np.asarray(result.states.agent.dataset.x).tolist(),
+        "devices": len(result.states.agent.dataset.x.sharding.device_set),
     }
 out["sweep"] = sweep
 print(json.dumps(out))

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 from gymnax.environments.classic_control.cartpole import CartPole
 
-from jaxdistill.envs import CartPoleND, make_env
-from jaxdistill.envs.cartpole_nd import EnvState
+from jaxdistill.envs import make
+from jaxdistill.envs.cartpole_nd import CartPoleND, EnvState
+
+
+def make_env(env_id):
+    """The gymnax environment behind our wrapper, and its parameters."""
+    env = make(env_id)
+    return env.env, env.params
 
 
 def test_n1_reproduces_gymnax_cartpole_v1_step_for_step():
@@ -97,8 +103,16 @@ def test_axes_evolve_independently():
     assert float(s3.theta_dot[2]) != float(s3.theta_dot[0])
 
 
-def test_make_env_rejects_unknown_ids():
+def test_make_rejects_unknown_ids_and_builds_every_kind():
     with pytest.raises(ValueError, match="unknown environment id"):
-        make_env("CartPole-v1")
+        make("CartPole0D-v1")
+    with pytest.raises(ValueError, match="unknown environment id"):
+        make("NoSuchEnv-v0")
+    spec = make("CartPole2D-v1").spec
+    assert (spec.obs_shape, spec.num_actions, spec.max_episode_steps) == ((8,), 4, 500)
+    assert spec.action_names == ("−x0", "+x0", "−x1", "+x1")
+    pendulum = make("Pendulum-v1").spec
+    assert not pendulum.discrete and pendulum.action_space.low == (-2.0,) and pendulum.num_actions == 1
+    assert make("Catch-bsuite").spec.obs_shape == (50,)  # bsuite's 10x5 grid, flat for vector learners
     with pytest.raises(ValueError, match="n_dims must be >= 1"):
         CartPoleND(0)

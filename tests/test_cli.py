@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from experiments.cartpole import Args, validate
-from jaxdistill.dataset import load_dataset
+from jaxdistill.distill.dataset import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,14 +4,16 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdistill.dataset import DatasetFileError, init_dataset, load_dataset, save_dataset
-from jaxdistill.networks import LearnerSpec
+from jaxdistill.distill.dataset import DatasetFileError, init_dataset, load_dataset, save_dataset
+from jaxdistill.nets.networks import LearnerSpec
 
 
 @pytest.fixture
 def saved(tmp_path):
     data = init_dataset(jax.random.PRNGKey(0), 3, (8,), 4, inner_lr=0.05)
-    path = save_dataset(tmp_path / "ds", data, env_id="CartPole2D-v1", learner_spec=LearnerSpec().to_dict(),
+    from jaxdistill.envs import make
+
+    path = save_dataset(tmp_path / "ds", data, env_spec=make("CartPole2D-v1").spec, learner_spec=LearnerSpec(),
                         config={"k": 3})
     return data, path
 
@@ -22,8 +24,10 @@ def test_roundtrip_and_metadata(saved):
     np.testing.assert_array_equal(loaded.x, data.x)
     np.testing.assert_array_equal(loaded.y, data.y)
     assert float(loaded.inner_lr) == pytest.approx(0.05)
-    assert (meta["env_id"], meta["n_dims"], meta["obs_dim"], meta["num_actions"], meta["k"]) == (
-        "CartPole2D-v1", 2, 8, 4, 3)
+    assert (meta["env_id"], meta["obs_dim"], meta["num_actions"], meta["k"]) == ("CartPole2D-v1", 8, 4, 3)
+    # Everything a learner in another framework needs, biases included (PyTorch's are not zero).
+    assert "zero" in meta["learner_recipe"]["biases"] and "orthogonal" in meta["learner_recipe"]["weights"]
+    assert meta["environment"]["action_space"] == {"type": "discrete", "n": 4}
     assert meta["learner_spec"]["hidden_sizes"] == [64, 64] and "jaxdistill_version" in meta
     with np.load(path / "dataset.npz") as f:
         assert {n: f[n].dtype for n in f.files} == {n: np.float32 for n in ("x", "y", "inner_lr")}

@@ -5,16 +5,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.dataset import SyntheticDataset, load_dataset
-from jaxdistill.envs import make_env
-from jaxdistill.evaluation import make_kshot_evaluate, run_episodes
-from jaxdistill.networks import LearnerSpec
+from jaxdistill.distill.dataset import SyntheticDataset, load_dataset
+from jaxdistill.envs import make
+from jaxdistill.eval.episodes import play_episodes
+from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.policy.distributions import Categorical
+from jaxdistill.nets.networks import LearnerSpec
 
 
 def test_run_episodes_counts_one_full_episode_per_policy():
-    env, params = make_env("CartPole1D-v1")
-    always_right = lambda obs: jnp.tile(jnp.array([0.0, 1.0]), (obs.shape[0], 1))  # noqa: E731
-    returns = np.asarray(run_episodes(jax.random.PRNGKey(0), env, params, always_right, 50, True))
+    wrapped = make("CartPole1D-v1")
+    env, params = wrapped.env, wrapped.params
+    always_right = lambda _, obs: jnp.tile(jnp.array([0.0, 1.0]), (obs.shape[0], 1))  # noqa: E731
+    returns = np.asarray(play_episodes(wrapped, jax.random.PRNGKey(0), always_right, (), 50, Categorical(2), True))
     # Pushing one way topples the pole within a few dozen steps, never reaching 500.
     assert returns.shape == (50,) and np.all(returns >= 8) and np.all(returns <= 60)
     # Manual reference for one episode with the same start.
@@ -30,9 +33,9 @@ def test_run_episodes_counts_one_full_episode_per_policy():
 @pytest.mark.timeout(180)
 def test_1000_lambda_learners_sampled_trained_and_evaluated_in_one_call(distilled_1d):
     """Regression guard for the jax 0.10.0-0.10.2 deadlock on vmapped orthogonal init."""
-    env, params = make_env("CartPole1D-v1")
+    env = make("CartPole1D-v1")
     dataset, _ = load_dataset(distilled_1d["run_dir"] / "dataset")
-    evaluate = make_kshot_evaluate(env, params, LearnerSpec(), num_learners=1000)
+    evaluate = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), num_learners=1000)
     t0 = time.perf_counter()
     returns = np.asarray(evaluate(jax.random.PRNGKey(123), dataset))
     assert time.perf_counter() - t0 < 120
@@ -43,7 +46,7 @@ def test_1000_lambda_learners_sampled_trained_and_evaluated_in_one_call(distille
     baseline = np.asarray(evaluate(jax.random.PRNGKey(123), untrained))
     assert baseline.mean() < 150.0  # without the inner step random learners average ~60
 
-    sampled = make_kshot_evaluate(env, params, LearnerSpec(), num_learners=200, greedy=False)
+    sampled = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), num_learners=200, greedy=False)
     assert np.asarray(sampled(jax.random.PRNGKey(1), dataset)).mean() > 100.0
 
 
@@ -54,10 +57,11 @@ def test_committed_datasets_match_or_beat_the_papers_table1(n_dims, k, paper_mea
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / f"experiments/results/cartpole{n_dims}d_k{k}_ppmo_s0/dataset"
-    env, params = make_env(f"CartPole{n_dims}D-v1")
+    env = make(f"CartPole{n_dims}D-v1")
     dataset, meta = load_dataset(root, expect_obs_dim=4 * n_dims, expect_num_actions=2 * n_dims)
     assert meta["k"] == k
-    returns = np.asarray(make_kshot_evaluate(env, params, LearnerSpec(), 1000)(jax.random.PRNGKey(2024), dataset))
+    returns = np.asarray(make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), 1000)(jax.random.PRNGKey(2024),
+                                                                                             dataset))
     # 1-D: the paper's 500 ± 0 is the cap, reproduced as >= 495; every other row must be beaten.
     if n_dims == 1:
         assert returns.mean() >= 495.0

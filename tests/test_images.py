@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.dataset import init_dataset, load_dataset, load_encoder, save_dataset
-from jaxdistill.networks import MINATAR_CONVS, NATURE_CONVS, ConvSpec, conv2d
-from jaxdistill.ppmo import PPMOConfig, make_ppmo, meta_policy_loss
+from jaxdistill.distill.dataset import init_dataset, load_dataset, load_encoder, save_dataset
+from jaxdistill.nets.networks import MINATAR_CONVS, NATURE_CONVS, ConvSpec, conv2d
+from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo, meta_policy_loss
 from tests.conftest import tree_equal
 
 TINY_CNN = ConvSpec(convs=((4, 3, 1), (4, 3, 2)), dense=(8,))
@@ -89,7 +89,7 @@ def test_meta_gradient_reaches_the_encoder_and_matches_finite_differences():
 
 TINY_CONVS = ((4, 3, 1), (4, 3, 1), (4, 3, 1))  # five layers like the real CNNs, so l = 4 is the output layer
 TINY_MINATAR = PPMOConfig(
-    env_id="Breakout-MinAtar", k=3, learner=ConvSpec(convs=TINY_CONVS, dense=(16,)),
+    k=3, learner=ConvSpec(convs=TINY_CONVS, dense=(16,)),
     critic=ConvSpec(convs=((4, 3, 1),), dense=(16,), output_gain=1.0), num_learners=2, num_envs=2,
     num_steps=16, num_minibatches=2, update_epochs=1,
 )
@@ -100,12 +100,18 @@ def test_encoder_rollback_trains_the_encoder_and_resamples_the_learner(encoder_l
     """Algorithm 2: the encoder persists and moves under the outer loss; the learners are fresh each meta-epoch."""
     config = dataclasses.replace(
         TINY_MINATAR, learner=dataclasses.replace(TINY_MINATAR.learner, encoder_layers=encoder_layers))
-    ppmo = make_ppmo(config)
-    state = jax.jit(ppmo.init)(jax.random.PRNGKey(0))
-    assert len(state.encoder_params) == encoder_layers
-    step = jax.jit(ppmo.meta_epoch)
+    from jaxdistill.envs import make
+    from jaxdistill.run.driver import init_state, iteration
+
+    env = make("Breakout-MinAtar")
+    ppmo = make_ppmo(config, env.spec).agent
+    state = jax.jit(lambda k: init_state(env, ppmo, k))(jax.random.PRNGKey(0))
+    step = jax.jit(lambda s: iteration(env, ppmo, s))
     new, metrics = step(state)
     new2, _ = step(new)
+    key_a, key_b = (jax.random.split(s.key, 4)[1] for s in (new, new2))
+    state, new, new2 = state.agent, new.agent, new2.agent
+    assert len(state.encoder_params) == encoder_layers
     assert np.isfinite(float(metrics["policy_loss"]))
     assert not np.allclose(new.dataset.x, state.dataset.x)  # the images are learned
     if encoder_layers:
@@ -113,9 +119,8 @@ def test_encoder_rollback_trains_the_encoder_and_resamples_the_learner(encoder_l
             assert not np.allclose(before["w"], after["w"])  # the outer loss trains the encoder
     # The learner part is re-sampled: different meta-epochs draw different initialisations,
     # shaped for the layers after the encoder.
-    key_a, key_b = (jax.random.split(s.key, 4)[1] for s in (new, new2))
-    inits_a, policies_a = ppmo.sample_policies(key_a, new.dataset, new.encoder_params)
-    inits_b, _ = ppmo.sample_policies(key_b, new.dataset, new.encoder_params)
+    inits_a, policies_a = ppmo.actors(key_a, new)
+    inits_b, _ = ppmo.actors(key_b, new)
     assert len(inits_a) == config.learner.num_layers - encoder_layers
     assert not np.allclose(inits_a[-1]["w"], inits_b[-1]["w"])
     assert not tree_equal(inits_a, policies_a)  # and trained one step on the encoded images
@@ -125,12 +130,15 @@ def test_image_dataset_round_trips_with_its_encoder(tmp_path):
     spec = dataclasses.replace(TINY_CNN, encoder_layers=2)
     encoder = spec.init_encoder(jax.random.PRNGKey(0), (10, 10, 4), 3)
     data = init_dataset(jax.random.PRNGKey(1), 3, (10, 10, 4), 3)
-    save_dataset(tmp_path / "d", data, env_id="Breakout-MinAtar", learner_spec=spec.to_dict(), encoder_params=encoder)
+    from jaxdistill.envs import make
+
+    save_dataset(tmp_path / "d", data, env_spec=make("Breakout-MinAtar").spec, learner_spec=spec,
+                 encoder_params=encoder)
     loaded, meta = load_dataset(tmp_path / "d", expect_obs_shape=(10, 10, 4), expect_num_actions=3)
     assert meta["obs_shape"] == [10, 10, 4] and meta["encoder_layers"] == 2
     np.testing.assert_array_equal(loaded.x, data.x)
     assert tree_equal(load_encoder(tmp_path / "d"), encoder)
-    from jaxdistill.dataset import DatasetFileError
+    from jaxdistill.distill.dataset import DatasetFileError
 
     with pytest.raises(DatasetFileError, match="shape"):
         load_dataset(tmp_path / "d", expect_obs_shape=(10, 10, 6))
@@ -140,9 +148,9 @@ def test_image_dataset_round_trips_with_its_encoder(tmp_path):
 
 
 def test_minatar_action_names_follow_each_games_action_set():
-    from jaxdistill.envs import make_env, minatar_action_names
+    from jaxdistill.envs import make
 
-    names = {g: minatar_action_names(make_env(f"{g}-MinAtar")[0]) for g in ("Breakout", "Freeway", "SpaceInvaders")}
+    names = {g: list(make(f"{g}-MinAtar").spec.action_names) for g in ("Breakout", "Freeway", "SpaceInvaders")}
     assert names == {"Breakout": ["noop", "left", "right"], "Freeway": ["noop", "up", "down"],
                      "SpaceInvaders": ["noop", "left", "right", "fire"]}
 
@@ -165,21 +173,21 @@ def test_minatar_cli_runs_and_writes_its_outputs(tmp_path):
 
 
 def test_atari_vec_env_resets_games_not_lives_and_scores_whole_games():
-    from jaxdistill.envs.atari import AtariVecEnv, atari_spec
+    from jaxdistill.envs import make
 
-    assert atari_spec("Centipede").num_actions == 18 and atari_spec("Pong").num_actions == 6
+    assert make("Centipede-v5").spec.num_actions == 18 and make("Pong-v5").spec.num_actions == 6
     with pytest.raises(ValueError, match="unknown Atari game"):
-        atari_spec("NoSuchGame")
-    env = AtariVecEnv("Breakout", 2, seed=0, training=True)
+        make("NoSuchGame-v5")
+    env = make("Breakout-v5").vector(2, seed=0, training=True)
     obs = env.reset()
     assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.float32 and 0.0 <= obs.min() and obs.max() <= 1.0
     rng = np.random.default_rng(0)
     lives_lost, games = 0, []
     for _ in range(1500):
         out = env.step(rng.integers(0, 4, 2))
-        lives_lost += int(out["terminated"].sum())
-        games += [g for g in out["game_return"] if not np.isnan(g)]
-        assert np.all(out["reward"] <= 1.0)  # clipped for training
+        lives_lost += int(out.terminated.sum())
+        games += [g for g in out.episode_return if not np.isnan(g)]
+        assert np.all(out.reward <= 1.0)  # clipped for training
     # Breakout has 5 lives: a lost life ends the learner's episode but not the game.
     assert len(games) >= 2 and lives_lost >= 4 * len(games)
 

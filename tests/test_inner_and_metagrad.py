@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdistill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.inner import inner_train
-from jaxdistill.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
-from jaxdistill.ppmo import meta_policy_loss
+from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
+from jaxdistill.distill.inner import inner_train
+from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
+from jaxdistill.distill.ppmo import meta_policy_loss
 
 
 def numpy_one_step(layers, x, y, lr):
@@ -75,6 +75,44 @@ def test_meta_gradient_matches_finite_differences():
             assert np.abs(g).max() > 1e-6, field  # the loss really depends on this part of the dataset
             value = np.asarray(getattr(data, field))
             for idx in list(np.ndindex(value.shape))[:6]:
+                plus, minus = value.copy(), value.copy()
+                plus[idx] += eps
+                minus[idx] -= eps
+                fd = (f(data.replace(**{field: jnp.asarray(plus)})) - f(data.replace(**{field: jnp.asarray(minus)}))) / (2 * eps)
+                np.testing.assert_allclose(g[idx], float(fd), rtol=1e-5, atol=1e-9, err_msg=f"{field}{idx}")
+
+
+def test_gaussian_meta_gradient_matches_finite_differences():
+    """The same check through the diagonal Gaussian: continuous actions, the log std fixed."""
+    from jaxdistill.policy.distributions import DiagGaussian
+
+    with jax.enable_x64(True):
+        spec = LearnerSpec(hidden_sizes=(16,))
+        L, B, obs_dim, A, k = 2, 24, 3, 2, 3
+        dist = DiagGaussian(A)
+        log_std = jnp.full((A,), -0.5, jnp.float64)
+        keys = jax.random.split(jax.random.PRNGKey(1), 6)
+        inits = jax.tree_util.tree_map(lambda w: w.astype(jnp.float64), sample_learners(keys[0], spec, (obs_dim,), A, L))
+        data = SyntheticDataset(x=jax.random.normal(keys[1], (k, obs_dim), jnp.float64),
+                                y=jax.random.normal(keys[2], (k, A), jnp.float64), inner_lr=jnp.asarray(0.5, jnp.float64))
+        obs = jax.random.normal(keys[3], (L, B, obs_dim), jnp.float64)
+        actions = jax.random.normal(keys[4], (L, B, A), jnp.float64) * 0.6
+        advantages = jax.random.normal(keys[5], (L, B), jnp.float64)
+        old = jax.vmap(lambda p, o, a: dist.log_prob(dist.params(mlp_apply(inner_train(p, data, mlp_apply), o), log_std),
+                                                     a))(inits, obs, actions)
+        old = old + 0.15 * jax.random.normal(jax.random.PRNGKey(9), old.shape, jnp.float64)
+        loss = partial(meta_policy_loss, learner_inits=inits, obs=obs, actions=actions, old_log_probs=old,
+                       advantages=advantages, apply=mlp_apply, clip_eps=0.2, ent_coef=0.01, dist=dist,
+                       policy_extra=log_std)
+        f = lambda d: loss(d)[0]  # noqa: E731
+        assert 0.0 < float(loss(data)[1]["clip_frac"]) < 1.0
+        grad = jax.grad(f)(data)
+        eps = 1e-6
+        for field in ("x", "y", "inner_lr"):
+            g = np.asarray(getattr(grad, field))
+            assert np.abs(g).max() > 1e-6, field
+            value = np.asarray(getattr(data, field))
+            for idx in list(np.ndindex(value.shape))[:4]:
                 plus, minus = value.copy(), value.copy()
                 plus[idx] += eps
                 minus[idx] -= eps

@@ -7,19 +7,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.dataset import init_dataset
-from jaxdistill.envs import make_env
-from jaxdistill.inner import inner_train
-from jaxdistill.learners import (
+from jaxdistill.distill.dataset import init_dataset
+from jaxdistill.envs import make
+from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.distill.inner import inner_train
+from jaxdistill.nets.learners import (
     LearnerDistribution,
     get_distribution,
     init_padded,
-    make_distribution_evaluate,
+    padded_learners,
     padded_apply,
     sample_architectures,
     table1_distributions,
 )
-from jaxdistill.networks import LearnerSpec, mlp_apply
+from jaxdistill.nets.networks import LearnerSpec, mlp_apply
 
 
 def _unpad(params, in_dim, width, depth):
@@ -84,7 +85,7 @@ def test_architectures_are_drawn_from_the_whole_range():
         get_distribution("resnet")
     with pytest.raises(ValueError, match="different widths"):
         LearnerDistribution("mixed", LearnerSpec(hidden_sizes=(64, 32)))
-    from jaxdistill.learners import check_padding_fits
+    from jaxdistill.nets.learners import check_padding_fits
 
     check_padding_fits(get_distribution("random_h"), 20, 10)
     with pytest.raises(ValueError, match="narrower than the observation"):
@@ -93,12 +94,14 @@ def test_architectures_are_drawn_from_the_whole_range():
 
 @pytest.mark.timeout(240)
 def test_1000_random_l_learners_on_5d_cartpole_in_one_call_within_60s():
-    env, params = make_env("CartPole5D-v1")
-    evaluate = make_distribution_evaluate(env, params, get_distribution("random_l"), 1000)
-    data = init_dataset(jax.random.PRNGKey(0), 6, env.obs_shape, env.num_actions)
+    env = make("CartPole5D-v1")
+    family = padded_learners(env, get_distribution("random_l"))
+    evaluate = make_kshot_evaluate(env, family, 1000)
+    data = init_dataset(jax.random.PRNGKey(0), 6, env.spec.obs_shape, env.spec.num_actions)
     t0 = time.perf_counter()
-    returns, widths, depths = jax.block_until_ready(evaluate(jax.random.PRNGKey(1), data))
+    returns = jax.block_until_ready(evaluate(jax.random.PRNGKey(1), data))
     elapsed = time.perf_counter() - t0  # compilation included
+    _, depths = family.train(jax.random.PRNGKey(1), data, (), 1000)
     assert returns.shape == depths.shape == (1000,)
     assert set(np.asarray(depths).tolist()) == {1, 2, 3, 4, 5, 6}
     assert elapsed < 60.0, elapsed
@@ -106,16 +109,14 @@ def test_1000_random_l_learners_on_5d_cartpole_in_one_call_within_60s():
 
 def test_distribution_evaluation_agrees_with_the_plain_lambda_evaluation(distilled_1d):
     """Λ through the padded path and through make_kshot_evaluate: same distribution of returns."""
-    from jaxdistill.dataset import load_dataset
-    from jaxdistill.evaluation import make_kshot_evaluate
-
-    env, params = make_env("CartPole1D-v1")
+    from jaxdistill.distill.dataset import load_dataset
+    env = make("CartPole1D-v1")
     dataset, _ = load_dataset(distilled_1d["run_dir"] / "dataset")
-    padded, _, _ = make_distribution_evaluate(env, params, get_distribution("lambda"), 1000)(
+    padded = make_kshot_evaluate(env, padded_learners(env, get_distribution("lambda")), 1000)(
         jax.random.PRNGKey(7), dataset)
-    plain = make_kshot_evaluate(env, params, LearnerSpec(), 1000)(jax.random.PRNGKey(7), dataset)
+    plain = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), 1000)(jax.random.PRNGKey(7), dataset)
     assert float(jnp.mean(padded)) >= 495.0 and float(jnp.mean(plain)) >= 495.0
     # Off-distribution learners do worse on a Λ-distilled dataset (the paper's Table 1 pattern).
-    xe, _, _ = make_distribution_evaluate(env, params, get_distribution("xavier_std1"), 1000)(
+    xe = make_kshot_evaluate(env, padded_learners(env, get_distribution("xavier_std1")), 1000)(
         jax.random.PRNGKey(7), dataset)
     assert float(jnp.mean(xe)) < float(jnp.mean(padded))

@@ -2,8 +2,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdistill.losses import compute_gae, inner_mse_loss, ppo_policy_loss, value_loss
-from jaxdistill.rollout import Transition, advantages_and_targets
+from jaxdistill.policy.distributions import Categorical
+from jaxdistill.policy.distributions import mse as inner_mse_loss
+from jaxdistill.rl.losses import compute_gae, ppo_policy_loss, value_loss
+from jaxdistill.rl.rollout import Transition, advantages_and_targets
 
 
 def gae_loop(rewards, values, dones, last_value, gamma, lam):
@@ -57,7 +59,7 @@ def test_ppo_policy_loss_matches_numpy_reference_and_clips():
     old_lp = (np.log(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))[np.arange(B), actions]
               + rng.normal(scale=0.3, size=B)).astype(np.float32)
     adv = rng.normal(size=B).astype(np.float32)
-    loss, info = ppo_policy_loss(jnp.array(logits), jnp.array(actions), jnp.array(old_lp), jnp.array(adv),
+    loss, info = ppo_policy_loss(Categorical(logits.shape[-1]), jnp.array(logits), jnp.array(actions), jnp.array(old_lp), jnp.array(adv),
                                  clip_eps=0.2, ent_coef=0.01)
     p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     lp = np.log(p[np.arange(B), actions])
@@ -69,7 +71,7 @@ def test_ppo_policy_loss_matches_numpy_reference_and_clips():
 
     # A sample whose ratio is already past 1 + eps with positive advantage gets no gradient.
     def single(logit_row):
-        return ppo_policy_loss(logit_row[None], jnp.array([0]), jnp.array([np.log(0.1)], jnp.float32),
+        return ppo_policy_loss(Categorical(logit_row.shape[-1]), logit_row[None], jnp.array([0]), jnp.array([np.log(0.1)], jnp.float32),
                                jnp.array([1.0]), 0.2, normalize_advantages=False)[0]
 
     g = jax.grad(single)(jnp.array([3.0, 0.0, 0.0]))  # p(a=0) ~ 0.91 >> 1.2 * 0.1

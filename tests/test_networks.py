@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
+from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
 
 
 def test_lambda_is_2x64_orthogonal_with_paper_gains():

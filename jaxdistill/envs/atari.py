@@ -3,7 +3,8 @@
 EnvPool's own XLA interface does run inside ``jax.jit`` with the pinned jax, but its handle is a
 side effect that cannot be vmapped over learners, checkpointed or replayed, so the training loop
 steps EnvPool on the host and runs the policies and the PPMO/PPO updates as jitted functions
-(:mod:`jaxdistill.host_loop`).
+(:func:`jaxdistill.run.driver.make_trainer` and :func:`jaxdistill.eval.episodes.play_episodes`
+dispatch on :class:`~jaxdistill.envs.core.HostEnv`).
 
 Preprocessing is EnvPool's ``-v5`` standard, as in CleanRL's ``ppo_atari_envpool``: 84x84 grey
 frames, a stack of 4, frame skip 4, up to 30 no-op starts, fire on reset; for training also episodic
@@ -14,9 +15,10 @@ reports *unclipped* returns of *full games* (all lives), as CleanRL does.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
+
+from jaxdistill.envs.core import HostEnv, HostStep, HostVecEnv
+from jaxdistill.envs.spec import Discrete, EnvSpec
 
 OBS_SHAPE = (4, 84, 84)
 
@@ -29,24 +31,8 @@ def _envpool():
     return envpool
 
 
-@dataclasses.dataclass(frozen=True)
-class AtariSpec:
-    """What the jitted code needs to know about an Atari game (the environment itself is on the host)."""
-
-    game: str
-    num_actions: int
-    obs_shape: tuple[int, ...] = OBS_SHAPE
-    host_stepped: bool = True
-
-    @property
-    def env_id(self) -> str:
-        return f"{self.game}-v5"
-
-
-def atari_spec(game: str) -> AtariSpec:
-    """The spec of an ALE game by name (``Pong``, ``Centipede``, ``MsPacman``, ...)."""
+def _game_spec(game: str) -> EnvSpec:
     envpool = _envpool()
-    game = game.removesuffix("-v5")
     try:
         spec = envpool.make_spec(f"{game}-v5")
     except KeyError:
@@ -55,14 +41,35 @@ def atari_spec(game: str) -> AtariSpec:
         known = sorted(task[:-3] for task, (path, *_rest) in registry.specs.items()
                        if task.endswith("-v5") and "atari" in path)
         raise ValueError(f"unknown Atari game {game!r}; EnvPool knows {', '.join(known)}") from None
-    return AtariSpec(game=game, num_actions=int(spec.action_space.n))
+    return EnvSpec(
+        env_id=f"{game}-v5", obs_shape=OBS_SHAPE, action_space=Discrete(int(spec.action_space.n)),
+        max_episode_steps=27000, standard_env=f"ALE/{game}-v5 with CleanRL's Atari wrappers (EnvPool {game}-v5)",
+        notes=("observations: (4, 84, 84) channels first, 4 stacked grey frames as float32 in [0, 1] (uint8 / 255)",
+               "frame skip 4, up to 30 no-op starts, fire on reset; training: episodic life and clipped rewards; "
+               "scores: unclipped, whole games"),
+    )
 
 
-class AtariVecEnv:
+class AtariEnv(HostEnv):
+    """An ALE game by EnvPool id (``Pong-v5``) or name (``Pong``); environments live on the host."""
+
+    def __init__(self, game: str):
+        self.game = game.removesuffix("-v5")
+        self.spec = _game_spec(self.game)
+
+    def vector(self, num_envs: int, seed: int, training: bool = True) -> "AtariVecEnv":
+        return AtariVecEnv(self, num_envs, seed, training)
+
+    def __repr__(self) -> str:
+        return f"AtariEnv({self.game})"
+
+
+class AtariVecEnv(HostVecEnv):
     """``num_envs`` Atari games stepped together; observations as float32 in [0, 1], shape (N, 4, 84, 84)."""
 
-    def __init__(self, game: str, num_envs: int, seed: int, training: bool = True, max_episode_steps: int = 27000):
-        self.spec = atari_spec(game)
+    def __init__(self, game: AtariEnv, num_envs: int, seed: int, training: bool = True,
+                 max_episode_steps: int = 27000):
+        self.spec = game.spec
         self.num_envs = num_envs
         self._env = _envpool().make(
             self.spec.env_id, env_type="gymnasium", num_envs=num_envs, seed=seed, episodic_life=training,
@@ -81,10 +88,10 @@ class AtariVecEnv:
         self._game_length[:] = 0
         return self._float(obs)
 
-    def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
-        """One step of every game. Returns ``obs`` (next, after any reset), ``final_obs``, ``reward``
-        (clipped when training), ``terminated`` (a lost life when training), ``truncated``, and
-        ``game_return`` / ``game_length``: the unclipped score of each game that ended, else NaN / 0."""
+    def step(self, actions: np.ndarray) -> HostStep:
+        """One step of every game: ``reward`` is clipped and ``terminated`` means a lost life when training;
+        ``episode_return`` / ``episode_length`` are the unclipped score and length of each *game* that
+        ended, else NaN / 0."""
         obs, reward, terminated, truncated, info = self._env.step(np.asarray(actions, np.int32))
         final_obs = next_obs = self._float(obs)
         # A lost life (terminated while training) ends an episode for the learner, but the game
@@ -98,17 +105,17 @@ class AtariVecEnv:
             next_obs[ids] = self._float(reset_obs)
         self._game_return += info["reward"]
         self._game_length += 1
-        out = {
-            "obs": next_obs, "final_obs": final_obs, "reward": reward.astype(np.float32),
-            "terminated": terminated.astype(bool), "truncated": truncated.astype(bool),
-            "game_return": np.where(game_over, self._game_return, np.nan),
-            "game_length": np.where(game_over, self._game_length, 0),
-        }
+        out = HostStep(
+            obs=next_obs, final_obs=final_obs, reward=reward.astype(np.float32),
+            terminated=terminated.astype(bool), truncated=truncated.astype(bool),
+            episode_return=np.where(game_over, self._game_return, np.nan),
+            episode_length=np.where(game_over, self._game_length, 0),
+        )
         self._game_return[game_over] = 0.0
         self._game_length[game_over] = 0
         return out
 
-    def running_scores(self) -> np.ndarray:
+    def running_returns(self) -> np.ndarray:
         """The unclipped score so far of each game in progress."""
         return self._game_return.copy()
 

@@ -116,6 +116,12 @@ class CartPoleND(environment.Environment[EnvState, EnvParams]):
     def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(2 * self.n_dims)
 
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f"{name}{i}" for i in range(self.n_dims) for name in ("x", "ẋ", "θ", "θ̇"))
+
+    def action_names(self) -> tuple[str, ...]:
+        return tuple(f"{sign}x{i}" for i in range(self.n_dims) for sign in ("−", "+"))
+
     def observation_space(self, params: EnvParams) -> spaces.Box:
         high = jnp.tile(
             jnp.array(

@@ -73,6 +73,20 @@ class LearnerSpec:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def recipe(self) -> dict:
+        """Every detail another framework needs to build and initialise this learner."""
+        init = {"orthogonal": "orthogonal (QR of a Gaussian, sign-corrected), scaled by the gain",
+                "xavier_uniform": "U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))",
+                "xavier_normal": "normal truncated at 2 std, std = gain * sqrt(2 / (fan_in + fan_out))"}[self.init]
+        return {
+            "architecture": f"MLP: input -> {' -> '.join(map(str, self.hidden_sizes)) or '(no hidden layer)'} -> "
+                            f"num_actions; {self.activation} after every hidden layer, linear output",
+            "weights": f"{init}; gain {self.hidden_gain:g} on hidden layers, {self.output_gain:g} on the output "
+                       "layer; stored as (fan_in, fan_out), y = x @ W + b",
+            "biases": "zero at initialisation (PyTorch's nn.Linear default is NOT zero: reset them)",
+            "input": "the observation vector as float32, unnormalised",
+        }
+
     @classmethod
     def from_dict(cls, d: dict) -> "LearnerSpec":
         d = dict(d)
@@ -254,6 +268,25 @@ class ConvSpec:
 
     def to_dict(self) -> dict:
         return {"type": "cnn", **dataclasses.asdict(self)}
+
+    def recipe(self) -> dict:
+        """Every detail another framework needs to build and initialise this CNN."""
+        layout = "(C, H, W) channels first" if self.channels_first else "(H, W, C) channels last"
+        return {
+            "architecture": "CNN: " + ", ".join(f"conv {f} {k}x{k} stride {s} VALID" for f, k, s in self.convs)
+                            + f", flatten, dense {', '.join(map(str, self.dense))}, linear output (num_actions); "
+                            "ReLU after every layer but the output (the dense layer after the flatten included)",
+            "split": f"layers [0, {self.encoder_layers}) are the encoder (encoder.npz: layer<i>_w, layer<i>_b), "
+                     f"layers [{self.encoder_layers}, {self.num_layers}) the learner trained on encoded x",
+            "weights": f"orthogonal, gain {self.hidden_gain:g} on hidden layers and {self.output_gain:g} on the "
+                       "output; conv kernels HWIO (orthogonal over the output-feature axis), dense weights "
+                       "(fan_in, fan_out)",
+            "biases": "zero at initialisation",
+            "input": f"observations {layout}, float32 (MinAtar's 0/1 channels as floats, Atari frames / 255); "
+                     "x in dataset.npz has the observation's layout",
+            "flatten": "features are flattened in (H, W, C) order after the last convolution (channels last; a "
+                       "PyTorch NCHW flatten must permute to NHWC first)",
+        }
 
 
 def num_params(params) -> int:

@@ -1,6 +1,6 @@
 """Learner distributions: Λ and the paper's out-of-distribution families, as configuration.
 
-A :class:`LearnerDistribution` is a base :class:`~jaxdistill.networks.LearnerSpec` (activation,
+A :class:`LearnerDistribution` is a base :class:`~jaxdistill.nets.networks.LearnerSpec` (activation,
 init scheme, gains) plus optional candidate hidden widths (``Random h``) and depths (``Random L``).
 
 Learners of different shapes cannot share one ``vmap``, and compiling one program per sampled
@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxdistill.dataset import SyntheticDataset
-from jaxdistill.evaluation import run_episodes
-from jaxdistill.inner import inner_train
-from jaxdistill.networks import _ACTIVATIONS, LearnerSpec
-from jaxdistill.sharding import check_divisible, constrain_population
+from jaxdistill.distill.dataset import SyntheticDataset
+from jaxdistill.distill.inner import inner_train
+from jaxdistill.nets.networks import _ACTIVATIONS, LearnerSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +50,7 @@ class LearnerDistribution:
         if len(set(self.base.hidden_sizes)) > 1:
             raise ValueError(
                 f"{self.name}: hidden layers of different widths {self.base.hidden_sizes} are not a "
-                "distribution here; evaluate such a spec with evaluation.make_kshot_evaluate")
+                "distribution here; evaluate such a spec with eval.kshot.FreshLearners")
 
     @property
     def max_depth(self) -> int:
@@ -177,36 +176,54 @@ def sample_architectures(key, dist: LearnerDistribution, num: int) -> tuple[jax.
     return widths, depths
 
 
-def make_distribution_evaluate(env, env_params, dist: LearnerDistribution, num_learners: int = 1000,
-                               greedy: bool = True, mesh=None):
-    """``evaluate(key, dataset) -> (returns, widths, depths)`` over ``num_learners`` fresh learners.
+@dataclasses.dataclass(frozen=True, eq=False)
+class PaddedLearners:
+    """The learner family of a :class:`LearnerDistribution` for :func:`jaxdistill.eval.kshot.make_kshot_evaluate`:
+    architectures drawn per learner, every learner embedded exactly in the largest shape."""
 
-    One jitted call samples architectures and initialisations, trains every learner one SGD step on
-    the dataset and runs one full episode each; the dataset is traced. With a ``mesh`` the learners
-    are split over its devices.
-    """
-    check_divisible(num_learners, mesh)
-    if len(env.obs_shape) != 1:
-        raise ValueError("distribution evaluation takes vector observations")
-    in_dim, out_dim = env.obs_shape[0], env.num_actions
-    check_padding_fits(dist, in_dim, out_dim)
-    activation = dist.base.activation
+    dist_def: LearnerDistribution
+    in_dim: int
+    action_dist: Any  # the action distribution (categorical or Gaussian)
 
-    @jax.jit
-    def evaluate(key: jax.Array, dataset: SyntheticDataset):
-        k_arch, k_init, k_run = jax.random.split(key, 3)
-        widths, depths = sample_architectures(k_arch, dist, num_learners)
-        inits = jax.vmap(lambda k, w, d: init_padded(k, dist, in_dim, out_dim, w, d))(
-            jax.random.split(k_init, num_learners), widths, depths)
-        inits, widths, depths = constrain_population((inits, widths, depths), mesh)
+    def __post_init__(self):
+        check_padding_fits(self.dist_def, self.in_dim, self.action_dist.num_outputs)
+
+    @property
+    def dist(self):
+        return self.action_dist
+
+    def sample(self, key, dataset: SyntheticDataset, num: int):
+        """``(trained params, widths, depths)`` of ``num`` learners after their inner step."""
+        dist_def, out_dim = self.dist_def, self.action_dist.num_outputs
+        activation = dist_def.base.activation
+        k_arch, k_init = jax.random.split(key)
+        widths, depths = sample_architectures(k_arch, dist_def, num)
+        inits = jax.vmap(lambda k, w, d: init_padded(k, dist_def, self.in_dim, out_dim, w, d))(
+            jax.random.split(k_init, num), widths, depths)
 
         def train_one(params, depth):
-            return inner_train(params, dataset, lambda p, x: padded_apply(p, x, depth, activation))
+            return inner_train(params, dataset, lambda p, x: padded_apply(p, x, depth, activation),
+                               self.action_dist.label_loss)
 
-        trained = jax.vmap(train_one)(inits, depths)
-        policy = jax.vmap(lambda p, o, d: padded_apply(p, o, d, activation))
-        returns = run_episodes(k_run, env, env_params, lambda obs: policy(trained, obs, depths), num_learners,
-                               greedy, mesh)
-        return returns, widths, depths
+        return jax.vmap(train_one)(inits, depths), widths, depths
 
-    return evaluate
+    def train(self, key, dataset: SyntheticDataset, encoder_params, num: int):
+        if encoder_params:
+            raise ValueError("learner distributions are MLPs without an encoder")
+        trained, _, depths = self.sample(key, dataset, num)
+        return trained, depths
+
+    def policy(self, params, obs):
+        (trained, depths), _ = params
+        activation = self.dist_def.base.activation
+        outputs = jax.vmap(lambda p, o, d: padded_apply(p, o, d, activation))(trained, obs, depths)
+        return self.action_dist.params(outputs, self.action_dist.init_extra())
+
+
+def padded_learners(env, dist_def: LearnerDistribution) -> PaddedLearners:
+    """The family of ``dist_def`` on ``env`` (vector observations)."""
+    from jaxdistill.policy.distributions import for_spec
+
+    if len(env.spec.obs_shape) != 1:
+        raise ValueError("learner distributions take vector observations")
+    return PaddedLearners(dist_def, env.spec.obs_shape[0], for_spec(env.spec))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ class Checkpointer:
 
     def __init__(self, directory: str | os.PathLike, interval_seconds: float = 300.0, max_to_keep: int = 2):
         self.directory = Path(directory).absolute()
+        # A process killed while orbax wrote a checkpoint leaves its temporary directory behind; the
+        # finished checkpoints are intact, so the leftover is only clutter that resume would keep.
+        for leftover in self.directory.glob("*.orbax-checkpoint-tmp*") if self.directory.is_dir() else ():
+            shutil.rmtree(leftover, ignore_errors=True)
         self.interval_seconds = float(interval_seconds)
         self._manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)

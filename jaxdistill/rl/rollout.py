@@ -1,4 +1,5 @@
-"""Vectorised environment rollouts and the PPO minibatch loop shared by PPO and PPMO."""
+"""In-graph rollouts of a :class:`~jaxdistill.envs.core.JaxEnv`, GAE targets and the minibatch loop,
+shared by PPO and PPMO."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxdistill.losses import categorical_log_prob, compute_gae
+from jaxdistill.rl.losses import compute_gae
 
 
 @struct.dataclass
@@ -34,8 +35,8 @@ class Transition:
     episode_length: jax.Array
 
 
-def reset_runner(key: jax.Array, env, env_params, num_envs: int) -> RunnerState:
-    obs, env_state = jax.vmap(env.reset, (0, None))(jax.random.split(key, num_envs), env_params)
+def reset_runner(key: jax.Array, env, num_envs: int) -> RunnerState:
+    obs, env_state = jax.vmap(env.reset, (0, None))(jax.random.split(key, num_envs), env.params)
     zeros = jnp.zeros((num_envs,), jnp.float32)
     return RunnerState(env_state, obs, zeros, zeros.astype(jnp.int32))
 
@@ -43,26 +44,26 @@ def reset_runner(key: jax.Array, env, env_params, num_envs: int) -> RunnerState:
 def collect_rollout(
     key: jax.Array,
     env,
-    env_params,
-    policy_logits: Callable[[jax.Array], jax.Array],
+    dist,
+    policy: Callable[[jax.Array], Any],
     runner: RunnerState,
     num_steps: int,
 ) -> tuple[RunnerState, Transition]:
     """Step ``num_envs`` auto-resetting environments ``num_steps`` times with a sampled policy.
 
-    ``policy_logits`` maps a batch of observations to action logits. Returns a time-major
-    ``Transition`` of shape ``(num_steps, num_envs, ...)``.
+    ``policy`` maps a batch of observations to the parameters of ``dist``. Returns a time-major
+    ``Transition`` of shape ``(num_steps, num_envs, ...)``; ``log_prob`` is the sampled action's.
     """
     num_envs = runner.obs.shape[0]
 
     def step(runner: RunnerState, key):
         k_act, k_env = jax.random.split(key)
-        logits = policy_logits(runner.obs)
-        action = jax.random.categorical(k_act, logits)
-        log_prob = categorical_log_prob(logits, action)
-        obs, env_state, reward, terminated, truncated, info = jax.vmap(
-            env.step, (0, 0, 0, None)
-        )(jax.random.split(k_env, num_envs), runner.env_state, action, env_params)
+        dist_params = policy(runner.obs)
+        action = dist.sample(k_act, dist_params)
+        log_prob = dist.log_prob(dist_params, action)
+        env_state, out = jax.vmap(env.step, (0, 0, 0, None))(
+            jax.random.split(k_env, num_envs), runner.env_state, action, env.params)
+        reward, terminated, truncated = out.reward, out.terminated, out.truncated
         done = jnp.logical_or(terminated, truncated)
         ep_ret = runner.episode_return + reward
         ep_len = runner.episode_length + 1
@@ -73,11 +74,11 @@ def collect_rollout(
             reward=reward,
             terminated=terminated,
             truncated=truncated,
-            final_obs=info["final_observation"],
+            final_obs=out.final_obs,
             episode_return=jnp.where(done, ep_ret, 0.0),
             episode_length=jnp.where(done, ep_len, 0),
         )
-        runner = RunnerState(env_state, obs, jnp.where(done, 0.0, ep_ret), jnp.where(done, 0, ep_len))
+        runner = RunnerState(env_state, out.obs, jnp.where(done, 0.0, ep_ret), jnp.where(done, 0, ep_len))
         return runner, transition
 
     return jax.lax.scan(step, runner, jax.random.split(key, num_steps))

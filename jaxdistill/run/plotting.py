@@ -20,7 +20,7 @@ def plot_learning_curve(rows: list[dict], path: str | os.PathLike, x_key: str = 
         ys = np.array([r.get(key, np.nan) for r in rows])
         if np.all(np.isnan(ys)):
             continue
-        ax.plot(xs, ys, label=label)
+        ax.plot(xs, ys, label=label, marker="o" if len(xs) == 1 else None)
         std = np.array([r.get(key.replace("mean", "std"), np.nan) for r in rows]) if key.endswith("mean") else None
         if std is not None and not np.all(np.isnan(std)):
             ax.fill_between(xs, ys - std, ys + std, alpha=0.2)
@@ -28,18 +28,11 @@ def plot_learning_curve(rows: list[dict], path: str | os.PathLike, x_key: str = 
     ax.set_ylabel("episodic return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    if ax.get_legend_handles_labels()[0]:  # an empty run has nothing to label
+        ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def cartpole_feature_names(n_dims: int) -> list[str]:
-    return [f"{name}{i}" for i in range(n_dims) for name in ("x", "ẋ", "θ", "θ̇")]
-
-
-def cartpole_action_names(n_dims: int) -> list[str]:
-    return [f"{sign}x{i}" for i in range(n_dims) for sign in ("−", "+")]
 
 
 def plot_dataset(

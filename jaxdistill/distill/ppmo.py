@@ -24,31 +24,22 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxdistill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.envs import make_env
-from jaxdistill.inner import inner_train, train_fresh_learners
-from jaxdistill.losses import ppo_policy_loss, value_loss
-from jaxdistill.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
-from jaxdistill.ppo import critic_value
-from jaxdistill.rollout import (
-    RunnerState,
-    Transition,
-    advantages_and_targets,
-    collect_rollout,
-    episode_stats,
-    minibatch_epochs,
-    reset_runner,
-    shuffled_minibatches,
-)
+from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
+from jaxdistill.distill.inner import inner_train, train_fresh_learners
+from jaxdistill.envs.spec import EnvSpec
+from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
+from jaxdistill.policy.distributions import Categorical, for_spec
+from jaxdistill.rl.agent import Agent
+from jaxdistill.rl.losses import ppo_policy_loss, value_loss
+from jaxdistill.rl.ppo import critic_value
+from jaxdistill.rl.rollout import Transition, advantages_and_targets, episode_stats, minibatch_epochs, shuffled_minibatches
 
 
 @dataclasses.dataclass(frozen=True)
 class PPMOConfig:
-    env_id: str = "CartPole1D-v1"
-    """Environment id (``CartPole<N>D-v1``)."""
     k: int = 2
     """Number of synthetic (state, soft label) pairs."""
-    num_meta_epochs: int = 200
+    meta_epochs: int = 200
     """Meta-epochs (outer iterations) of a whole run."""
     learner: LearnerSpec | ConvSpec = LearnerSpec()
     """The training learner distribution (the paper's Λ by default); a ConvSpec with
@@ -87,6 +78,9 @@ class PPMOConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     """Global-norm clip of the dataset's and the critic's gradients."""
+    init_log_std: float = 0.0
+    """Log standard deviation of Gaussian learners (continuous actions), fixed for now: where it is
+    learned (in the dataset, as the paper's Section 6) is the MuJoCo issue's decision."""
     min_inner_lr: float | None = 1e-3
     """Project the learned inner lr to at least this after every update (None: unconstrained).
     Unconstrained, it can turn negative, making the inner step gradient *ascent* and the soft
@@ -105,9 +99,7 @@ class PPMOState:
     critic_opt_state: Any
     encoder_params: Any  # [] unless the learner has an encoder
     encoder_opt_state: Any
-    runner: RunnerState  # batched over (num_learners, num_envs)
-    key: jax.Array
-    meta_epoch: jax.Array
+    policy_extra: Any  # the action distribution's own parameters (a Gaussian's log std); () for categorical
 
 
 def meta_policy_loss(
@@ -122,21 +114,28 @@ def meta_policy_loss(
     ent_coef: float = 0.0,
     encoder_params=(),
     encode: Callable | None = None,
+    dist=None,
+    policy_extra=(),
 ):
     """PPMO's meta-loss: the clipped PPO loss of each learner after its inner step on ``dataset``.
 
     ``learner_inits`` and the batch arrays carry a leading learner axis ``L``; the loss is averaged
     over learners. Differentiating it in ``dataset`` back-propagates through :func:`inner_train`.
     With ``encode(encoder_params, x)``, the learners see encoded synthetic instances and encoded
-    observations, and the loss is differentiable in ``encoder_params`` too.
+    observations, and the loss is differentiable in ``encoder_params`` too. ``dist`` (categorical by
+    default) turns a learner's outputs and ``policy_extra`` into its action distribution; its
+    ``label_loss`` is the inner objective.
     """
+    if dist is None:
+        dist = Categorical(int(jnp.shape(dataset.y)[-1]))
     if encode is not None:
         dataset = dataset.replace(x=encode(encoder_params, dataset.x))
 
     def learner_loss(learner_init, obs, actions, old_log_probs, advantages):
-        policy = inner_train(learner_init, dataset, apply)
+        policy = inner_train(learner_init, dataset, apply, dist.label_loss)
         features = obs if encode is None else encode(encoder_params, obs)
-        return ppo_policy_loss(apply(policy, features), actions, old_log_probs, advantages, clip_eps, ent_coef)
+        return ppo_policy_loss(dist, dist.params(apply(policy, features), policy_extra), actions, old_log_probs,
+                               advantages, clip_eps, ent_coef)
 
     losses, info = jax.vmap(learner_loss)(learner_inits, obs, actions, old_log_probs, advantages)
     return losses.mean(), jax.tree_util.tree_map(jnp.mean, info)
@@ -147,53 +146,38 @@ def _optimizer(lr: float, max_grad_norm: float):
 
 
 class PPMO(NamedTuple):
-    """The pure functions of one PPMO configuration (all jittable; none closes over a dataset).
+    """PPMO for one configuration: the :class:`~jaxdistill.rl.agent.Agent` an iteration driver runs,
+    and the artefact it distils."""
 
-    ``meta_epoch`` is ``sample_policies`` + an in-graph rollout + ``update``. A loop that steps its
-    environments on the host (EnvPool) calls ``sample_policies``, collects a time-major
-    :class:`~jaxdistill.rollout.Transition` per learner itself, and then ``update``.
-    """
-
-    init: Callable[[jax.Array], PPMOState]
-    """``init(key) -> PPMOState``."""
-    sample_policies: Callable
-    """``sample_policies(key, dataset, encoder_params) -> (learner_inits, policies)``: L fresh learners
-    and their parameters after the inner step, both stacked on a leading learner axis."""
-    policy_logits: Callable
-    """``policy_logits(encoder_params, policy, obs) -> logits``: one trained learner acting."""
-    update: Callable
-    """``update(state, key, learner_inits, traj, last_obs) -> (state, metrics)``: the policy epochs
-    over rollouts of shape (L, T, E, ...), updating the dataset (through the inner step) and critic."""
-    meta_epoch: Callable[[PPMOState], tuple[PPMOState, dict]]
-    """``meta_epoch(state) -> (state, metrics)``: one whole meta-epoch with in-graph environments."""
+    agent: Agent
+    """``actors`` samples L fresh learners and trains each one step on the dataset; ``learn`` runs the
+    policy epochs, back-propagating the clipped PPO loss through the inner step into {X, Y, inner_lr}
+    (and the encoder)."""
+    artefact: Callable[[PPMOState], tuple[SyntheticDataset, Any]]
+    """``artefact(agent_state) -> (dataset, encoder_params)``: what a k-shot learner trains on."""
 
 
-def make_ppmo(config: PPMOConfig) -> PPMO:
-    """Build PPMO's pure functions for ``config``; the dataset travels inside the state as a traced
-    argument, so one compilation serves every run and every dataset."""
-    env, env_params = make_env(config.env_id)
-    num_actions = env.num_actions
-    spec = config.learner
-    apply = spec.apply
-    encode = spec.encode
+def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
+    """Build PPMO's pure functions for ``config`` on environments described by ``spec``; the dataset
+    travels inside the state as a traced argument, so one compilation serves every run and dataset."""
+    dist = for_spec(spec, config.init_log_std)
+    num_outputs = dist.num_outputs
+    learner = config.learner
+    apply, encode = learner.apply, learner.encode
     critic = partial(critic_value, spec=config.critic)
     distiller_opt = _optimizer(config.distiller_lr, config.max_grad_norm)
     critic_opt = _optimizer(config.critic_lr, config.max_grad_norm)
     encoder_opt = _optimizer(config.encoder_lr, config.max_grad_norm)
     L = config.num_learners
 
-    def init(key: jax.Array) -> PPMOState:
-        k_data, k_critic, k_env, key = jax.random.split(key, 4)
+    def init(key: jax.Array, critic_key: jax.Array) -> PPMOState:
         dataset = init_dataset(
-            k_data, config.k, env.obs_shape, num_actions, config.inner_lr_init,
-            config.x_init_scale, config.y_init_scale,
+            key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
+            config.y_init_scale,
         )
-        critic_params = config.critic.init_params(k_critic, env.obs_shape, 1)
+        critic_params = config.critic.init_params(critic_key, spec.obs_shape, 1)
         # The encoder comes from its own fold of the data key, so adding it left cart-pole runs unchanged.
-        encoder_params = spec.init_encoder(jax.random.fold_in(k_data, 1), env.obs_shape, num_actions)
-        runner = None  # host-stepped environments (EnvPool) keep their own state
-        if not getattr(env, "host_stepped", False):
-            runner = jax.vmap(lambda k: reset_runner(k, env, env_params, config.num_envs))(jax.random.split(k_env, L))
+        encoder_params = learner.init_encoder(jax.random.fold_in(key, 1), spec.obs_shape, num_outputs)
         return PPMOState(
             dataset=dataset,
             critic_params=critic_params,
@@ -201,23 +185,24 @@ def make_ppmo(config: PPMOConfig) -> PPMO:
             critic_opt_state=critic_opt.init(critic_params),
             encoder_params=encoder_params,
             encoder_opt_state=encoder_opt.init(encoder_params),
-            runner=runner,
-            key=key,
-            meta_epoch=jnp.zeros((), jnp.int32),
+            policy_extra=dist.init_extra(),
         )
 
-    def sample_policies(key: jax.Array, dataset: SyntheticDataset, encoder_params=()):
-        return train_fresh_learners(key, spec, env.obs_shape, num_actions, L, dataset, encoder_params)
+    def actors(key: jax.Array, state: PPMOState):
+        """``(learner_inits, trained)``: L fresh learners and their parameters after the inner step."""
+        return train_fresh_learners(key, learner, spec.obs_shape, num_outputs, L, state.dataset,
+                                    state.encoder_params, dist.label_loss)
 
-    def policy_logits(encoder_params, policy, obs):
-        return apply(policy, encode(encoder_params, obs))
+    def policy(state: PPMOState, actor, obs):
+        return dist.params(apply(actor[1], encode(state.encoder_params, obs)), state.policy_extra)
 
     def per_learner_minibatches(key, batch, num_minibatches):
         # (L, T, E, ...) -> (M, L, B, ...): every learner's own rollout, shuffled alike.
         mbs = jax.vmap(lambda b: shuffled_minibatches(key, b, num_minibatches))(batch)
         return jax.tree_util.tree_map(lambda x: jnp.swapaxes(x, 0, 1), mbs)
 
-    def update(state: PPMOState, key: jax.Array, learner_inits, traj: Transition, last_obs: jax.Array):
+    def learn(state: PPMOState, key: jax.Array, actors, traj: Transition, last_obs: jax.Array):
+        learner_inits = actors[0]
         adv, targets = jax.vmap(
             lambda t, last: advantages_and_targets(
                 partial(critic, state.critic_params), t, last, config.gamma, config.gae_lambda
@@ -232,7 +217,7 @@ def make_ppmo(config: PPMOConfig) -> PPMO:
             def loss_fn(dataset, critic_params, encoder_params):
                 pl, info = meta_policy_loss(
                     dataset, learner_inits, obs, action, old_log_prob, mb_adv, apply,
-                    config.clip_eps, config.ent_coef, encoder_params, encode,
+                    config.clip_eps, config.ent_coef, encoder_params, encode, dist, state.policy_extra,
                 )
                 vl = value_loss(critic(critic_params, obs), mb_targets)
                 return pl + config.vf_coef * vl, {"policy_loss": pl, "value_loss": vl, **info}
@@ -266,42 +251,10 @@ def make_ppmo(config: PPMOConfig) -> PPMO:
             critic_opt_state=c_opt_state,
             encoder_params=encoder_params,
             encoder_opt_state=e_opt_state,
-            meta_epoch=state.meta_epoch + 1,
         )
         metrics = {**info, **episode_stats(traj), "inner_lr": dataset.inner_lr}
         return new_state, metrics
 
-    def meta_epoch(state: PPMOState):
-        key, k_learners, k_roll, k_epochs = jax.random.split(state.key, 4)
-        learner_inits, policies = sample_policies(k_learners, state.dataset, state.encoder_params)
-
-        def rollout(key, policy, runner):
-            return collect_rollout(key, env, env_params, partial(policy_logits, state.encoder_params, policy),
-                                   runner, config.num_steps)
-
-        runner, traj = jax.vmap(rollout)(jax.random.split(k_roll, L), policies, state.runner)
-        return update(state.replace(runner=runner, key=key), k_epochs, learner_inits, traj, runner.obs)
-
-    return PPMO(init=init, sample_policies=sample_policies, policy_logits=policy_logits, update=update,
-                meta_epoch=meta_epoch)
-
-
-def make_meta_epochs(config: PPMOConfig, num_meta_epochs: int):
-    """``run(state) -> (state, stacked metrics)``: ``num_meta_epochs`` meta-epochs in one scan."""
-    meta_epoch = make_ppmo(config).meta_epoch
-
-    def run(state: PPMOState):
-        return jax.lax.scan(lambda s, _: meta_epoch(s), state, None, length=num_meta_epochs)
-
-    return run
-
-
-def make_train(config: PPMOConfig):
-    """``train(key) -> (final PPMOState, per-meta-epoch metrics)``: a whole run, pure and jittable."""
-    init = make_ppmo(config).init
-    run = make_meta_epochs(config, config.num_meta_epochs)
-
-    def train(key: jax.Array):
-        return run(init(key))
-
-    return train
+    agent = Agent(dist=dist, num_groups=L, num_envs=config.num_envs, num_steps=config.num_steps, init=init,
+                  actors=actors, policy=policy, learn=learn)
+    return PPMO(agent=agent, artefact=lambda state: (state.dataset, state.encoder_params))

@@ -75,14 +75,18 @@ def save_dataset(
     directory: str | os.PathLike,
     dataset: SyntheticDataset,
     *,
-    env_id: str,
-    learner_spec: dict,
+    env_spec,
+    learner_spec,
     config: dict | None = None,
     extra: dict | None = None,
     encoder_params: list[dict] | None = None,
 ) -> Path:
     """Write ``dataset.npz`` and ``metadata.json`` (and ``encoder.npz`` for a non-empty encoder)
-    into ``directory``; returns the directory."""
+    into ``directory``; returns the directory.
+
+    ``env_spec`` is the :class:`~jaxdistill.envs.spec.EnvSpec` the dataset was distilled on and
+    ``learner_spec`` the learner's (``LearnerSpec`` / ``ConvSpec``): the metadata spells out everything
+    a learner written in another framework needs (:meth:`recipe`), biases and layouts included."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     x = np.asarray(dataset.x, np.float32)
@@ -92,25 +96,26 @@ def save_dataset(
     if encoder_params:
         np.savez(directory / "encoder.npz", **{f"layer{i}_{name}": np.asarray(layer[name], np.float32)
                                                for i, layer in enumerate(encoder_params) for name in ("w", "b")})
-    from jaxdistill.envs import make_env
-
-    env, _ = make_env(env_id)
     metadata = {
         "format_version": FORMAT_VERSION,
-        "env_id": env_id,
-        "n_dims": getattr(env, "n_dims", None),
+        "env_id": env_spec.env_id,
         "obs_dim": int(np.prod(x.shape[1:])),
         "obs_shape": list(x.shape[1:]),
         "num_actions": int(y.shape[1]),
         "k": int(x.shape[0]),
         "encoder_layers": len(encoder_params or []),
         "inner_lr": float(inner_lr),
-        "learner_spec": learner_spec,
+        "environment": env_spec.to_dict(),
+        "learner_spec": learner_spec.to_dict(),
+        "learner_recipe": learner_spec.recipe(),
+        "inner_step": "params -= inner_lr * grad(mean((f(params, x) - y) ** 2)), the mean over all k x num_actions "
+                      "elements, from freshly initialised params, once; the policy is argmax (greedy) or softmax "
+                      "(sampled) of f",
         "config": config or {},
         "jaxdistill_version": _package_version(),
         **(extra or {}),
     }
-    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str, ensure_ascii=False) + "\n")
     return directory
 
 

@@ -15,22 +15,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdistill.envs import make_env
-from jaxdistill.evaluation import make_kshot_evaluate
-from jaxdistill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
-from jaxdistill.sharding import constrain_population, to_host
-from jaxdistill.train import run_keys
+from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
+from jaxdistill.envs.core import JaxEnv
+from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.run.driver import init_state, iterations
+from jaxdistill.run.loop import run_keys
+from jaxdistill.run.sharding import constrain_population, to_host
 
 
 @dataclasses.dataclass
 class PopulationResult:
-    states: object  # PPMOState batched over seeds
+    states: object  # TrainState batched over seeds (PPMOState in .agent)
     meta_epochs: int
     wall_time: float
     history: list[dict]
 
 
 def distill_population(
+    env: JaxEnv,
     config: PPMOConfig,
     seeds: list[int],
     *,
@@ -40,21 +42,21 @@ def distill_population(
     mesh=None,
     log=True,
 ) -> PopulationResult:
-    """Train ``len(seeds)`` PPMO runs of ``config`` together for up to ``config.num_meta_epochs``.
+    """Train ``len(seeds)`` PPMO runs of ``config`` on the in-graph ``env`` together for up to ``config.meta_epochs``.
 
-    Every seed takes its keys from :func:`jaxdistill.train.run_keys`, as ``train_loop`` does, so a
+    Every seed takes its keys from :func:`jaxdistill.run.loop.run_keys`, as ``train_loop`` does, so a
     seed's dataset here equals the dataset of ``train_loop`` with the same seed and chunking.
     """
-    env, env_params = make_env(config.env_id)
-    init = make_ppmo(config).init
-    run_chunk = make_meta_epochs(config, chunk)
-    evaluate = make_kshot_evaluate(env, env_params, config.learner, eval_learners)
+    ppmo = make_ppmo(config, env.spec)
+    agent = ppmo.agent
+    run_chunk = iterations(env, agent, chunk)
+    evaluate = make_kshot_evaluate(env, fresh_learners(env, config.learner), eval_learners)
     keys = jnp.stack([run_keys(s)[0] for s in seeds])
     eval_roots = jnp.stack([run_keys(s)[1] for s in seeds])
 
     @jax.jit
     def init_all(keys):
-        return constrain_population(jax.vmap(init)(keys), mesh)
+        return constrain_population(jax.vmap(lambda k: init_state(env, agent, k))(keys), mesh)
 
     @jax.jit
     def chunk_all(states):
@@ -63,12 +65,12 @@ def distill_population(
 
     @jax.jit
     def evaluate_all(eval_keys, states):
-        return jax.vmap(evaluate)(eval_keys, states.dataset)
+        return jax.vmap(lambda k, s: evaluate(k, *ppmo.artefact(s)))(eval_keys, states.agent)
 
     start = time.perf_counter()
     states = init_all(keys)
     history, it = [], 0
-    while it < config.num_meta_epochs:
+    while it < config.meta_epochs:
         states, _ = chunk_all(states)
         it += chunk
         eval_keys = jax.vmap(jax.random.fold_in, (0, None))(eval_roots, it)
@@ -76,7 +78,7 @@ def distill_population(
         means = returns.mean(axis=1)
         history.append({"meta_epoch": it, "kshot_means": means.tolist(), "wall_time": time.perf_counter() - start})
         if log:
-            print(f"  {config.env_id} k={config.k}: meta-epoch {it:5d}  k-shot per seed "
+            print(f"  {env.spec.env_id} k={config.k}: meta-epoch {it:5d}  k-shot per seed "
                   + " ".join(f"{m:6.1f}" for m in means) + f"  [{time.perf_counter() - start:6.1f} s]",
                   file=sys.stderr, flush=True)
         if target_return is not None and np.all(means >= target_return):

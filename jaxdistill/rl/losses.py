@@ -1,24 +1,12 @@
-"""Pure loss functions: the inner MSE objective, GAE, and PPO's policy and value losses."""
+"""Pure loss functions of PPO (and PPMO's outer loop): GAE, the clipped policy loss, the value loss.
+
+The policy loss takes an action distribution (:mod:`jaxdistill.policy.distributions`) and its
+parameters, so the same loss serves categorical and Gaussian policies."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-
-
-def inner_mse_loss(outputs: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean over all k x num_actions elements of the squared error (the inner objective)."""
-    return jnp.mean(jnp.square(outputs - labels))
-
-
-def categorical_log_prob(logits: jax.Array, actions: jax.Array) -> jax.Array:
-    log_p = jax.nn.log_softmax(logits, axis=-1)
-    return jnp.take_along_axis(log_p, actions[..., None].astype(jnp.int32), axis=-1)[..., 0]
-
-
-def categorical_entropy(logits: jax.Array) -> jax.Array:
-    log_p = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
 
 
 def compute_gae(
@@ -49,7 +37,8 @@ def compute_gae(
 
 
 def ppo_policy_loss(
-    logits: jax.Array,
+    dist,
+    dist_params,
     actions: jax.Array,
     old_log_probs: jax.Array,
     advantages: jax.Array,
@@ -60,11 +49,11 @@ def ppo_policy_loss(
     """Clipped surrogate objective (to minimise) minus an entropy bonus."""
     if normalize_advantages:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    log_probs = categorical_log_prob(logits, actions)
+    log_probs = dist.log_prob(dist_params, actions)
     log_ratio = log_probs - old_log_probs
     ratio = jnp.exp(log_ratio)
     surrogate = jnp.minimum(ratio * advantages, jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * advantages)
-    entropy = categorical_entropy(logits).mean()
+    entropy = dist.entropy(dist_params).mean()
     loss = -surrogate.mean() - ent_coef * entropy
     info = {
         "entropy": entropy,

@@ -1,0 +1,227 @@
+"""One run harness for every experiment: train (PPMO or PPO) on any environment, evaluate, write everything.
+
+An experiment CLI builds an environment (``jaxdistill.envs.make``), an algorithm config and
+:class:`RunOptions`, and calls :func:`run_ppmo` or :func:`run_ppo`. Both write into the run
+directory: ``metrics.csv``, ``tensorboard/``, ``checkpoints/``, ``learning_curve.png``,
+``results.{json,md}``; PPMO also ``dataset/`` (+ ``encoder.npz``) and ``dataset.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Literal
+
+import jax
+import numpy as np
+
+from jaxdistill.distill.dataset import save_dataset
+from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
+from jaxdistill.eval.episodes import play_episodes, staged
+from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.rl.ppo import PPOConfig, make_ppo
+from jaxdistill.run.driver import make_trainer
+from jaxdistill.run.loop import config_to_dict, device_summary, run_keys, train_loop
+from jaxdistill.run.plotting import plot_dataset, plot_image_dataset, plot_learning_curve
+
+Policy = Literal["greedy", "sampled"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """Options of one run that do not change what is learned (seed aside)."""
+
+    seed: int = 0
+    """Seed of the whole run (initialisations, learners, environments, evaluations)."""
+    run_dir: Path | None = None
+    """Output directory (each experiment names a default under runs/)."""
+    resume: bool = False
+    """Continue from the latest checkpoint in --run-dir."""
+    eval_every: int = 25
+    """Iterations (PPMO meta-epochs, PPO updates) between evaluations, progress rows and checkpoint chances."""
+    eval_learners: int = 1000
+    """Fresh learners (PPO: episodes) per evaluation during training."""
+    final_eval_learners: int = 1000
+    """Fresh learners (PPO: episodes) in the final table."""
+    eval_policy: Policy = "greedy"
+    """How evaluations during training act: argmax / mean (greedy) or sampled."""
+    final_policies: tuple[Policy, ...] = ("greedy",)
+    """The final table's rows: greedy and/or sampled actions."""
+    eval_max_steps: int | None = None
+    """Agent steps after which an evaluation episode counts with its return so far (default: the episode limit)."""
+    target_return: float | None = None
+    """Stop once an evaluation's mean return reaches this (None: train the whole budget)."""
+    checkpoint_interval_s: float = 120.0
+    """Seconds between checkpoints (one is always written at exit)."""
+    tensorboard: bool = True
+    """Write TensorBoard event files."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+def _announce(what: str, env, steps_per_iteration: int, iterations: int, run_dir: Path, gpu_sized: bool) -> None:
+    print(f"[jaxdistill] {what} on {env.spec.env_id}: {steps_per_iteration:,} env steps per iteration, "
+          f"{iterations} iterations -> {run_dir}", file=sys.stderr)
+    print(f"[jaxdistill] running on {device_summary()}", file=sys.stderr)
+    if gpu_sized and jax.default_backend() == "cpu":
+        print("[jaxdistill] warning: these are GPU-sized settings on a CPU; the time per chunk below tells how "
+              "long the run takes (use --preset cpu for a run sized for a CPU)", file=sys.stderr)
+
+
+def _eta_callback(total: int, start_iteration: int, gpu_sized: bool):
+    """After the first chunk on a CPU with GPU-sized settings: print the estimated total time."""
+    t0, said = time.perf_counter(), [not (gpu_sized and jax.default_backend() == "cpu")]
+
+    def on_chunk(it: int, row: dict) -> None:
+        if said[0] or it <= start_iteration:
+            return
+        per_iteration = (time.perf_counter() - t0) / (it - start_iteration)
+        print(f"\n[jaxdistill] estimate: {per_iteration:.1f} s per iteration, about "
+              f"{per_iteration * (total - it) / 3600:.1f} h for the remaining {total - it} iterations on this CPU; "
+              "--preset cpu sizes a run for a CPU", file=sys.stderr)
+        said[0] = True
+
+    return on_chunk
+
+
+def _plot_dataset(env, dataset, path: Path, title: str, channels_first: bool) -> None:
+    spec = env.spec
+    if len(spec.obs_shape) == 3:
+        plot_image_dataset(dataset.x, dataset.y, path, action_names=spec.action_names, channels_first=channels_first,
+                           max_channels=spec.obs_shape[0 if channels_first else -1], title=title)
+    else:
+        plot_dataset(dataset.x, dataset.y, path, spec.feature_names, spec.action_names, title=title)
+
+
+def summarize(returns, learners: str, policy: str) -> dict:
+    """One row of a k-shot (or episode-return) table."""
+    r = np.asarray(returns)
+    return {"learners": learners, "policy": policy, "n": int(r.size), "mean": float(r.mean()),
+            "std": float(r.std()), "min": float(r.min()), "max": float(r.max())}
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = ["| learners | policy | episodes | mean ± std | min | max |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['learners']} | {r['policy']} | {r['n']} | {r['mean']:.1f} ± {r['std']:.1f} "
+                     f"| {r['min']:.0f} | {r['max']:.0f} |")
+    return "\n".join(lines)
+
+
+def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, title: str,
+             gpu_sized: bool = False) -> dict:
+    """Distil ``env`` with PPMO; returns the result dict (also written to ``results.json``)."""
+    ppmo = make_ppmo(config, env.spec)
+    trainer = make_trainer(env, ppmo.agent, run.eval_every)
+    learners = fresh_learners(env, config.learner)
+    evaluate = make_kshot_evaluate(env, learners, run.eval_learners, greedy=run.eval_policy == "greedy",
+                                   max_steps=run.eval_max_steps)
+    steps = ppmo.agent.env_steps_per_iteration
+    _announce(f"PPMO (k={config.k})", env, steps, config.meta_epochs, run.run_dir, gpu_sized)
+    result = train_loop(
+        trainer=trainer, evaluate_fn=lambda key, state: evaluate(key, *ppmo.artefact(state.agent)),
+        total_iterations=config.meta_epochs, chunk=run.eval_every, env_steps_per_iteration=steps,
+        run_dir=run.run_dir, seed=run.seed, config=config_to_dict(config), may_change=("meta_epochs",),
+        target_return=run.target_return, checkpoint_interval_s=run.checkpoint_interval_s, resume=run.resume,
+        tensorboard=run.tensorboard, progress=run.progress, desc=title,
+        on_chunk=_eta_callback(config.meta_epochs, 0, gpu_sized),
+    )
+    dataset, encoder = ppmo.artefact(result.state.agent)
+    meta_epochs = int(result.state.iteration)
+    dataset_dir = save_dataset(
+        run.run_dir / "dataset", dataset, env_spec=env.spec, learner_spec=config.learner, encoder_params=encoder,
+        config=config_to_dict(config), extra={"meta_epochs": meta_epochs, "seed": run.seed},
+    )
+    final_key = run_keys(run.seed)[2]
+    table = []
+    for policy in run.final_policies:
+        final = make_kshot_evaluate(env, learners, run.final_eval_learners, greedy=policy == "greedy",
+                                    max_steps=run.eval_max_steps)
+        table.append(summarize(final(final_key, dataset, encoder), learner_label, policy))
+    plot_learning_curve(result.rows, run.run_dir / "learning_curve.png", title=title,
+                        kshot_label=f"k-shot return ({run.eval_policy})")
+    _plot_dataset(env, dataset, run.run_dir / "dataset.png",
+                  f"{title}: k={config.k} (inner lr {float(dataset.inner_lr):.3f})",
+                  getattr(config.learner, "channels_first", False))
+    return {"method": "ppmo", "env_id": env.spec.env_id, "k": config.k,
+            "encoder_layers": config.learner.encoder_layers, "meta_epochs": meta_epochs,
+            "env_steps": meta_epochs * steps, "reached_target_at": result.reached_target_at,
+            "finished": result.finished, "wall_time_s": result.wall_time, "inner_lr": float(dataset.inner_lr),
+            "kshot": table, "dataset_dir": str(dataset_dir), "rows": result.rows}
+
+
+def trained_actor_returns(env, agent, agent_state, key, num: int, greedy: bool, max_steps: int | None = None):
+    """Returns of ``num`` episodes of a trained PPO actor."""
+    actor = (agent_state.actor_params, agent_state.policy_extra)
+    return staged(env, lambda k, a: play_episodes(env, k, _actor_policy(agent), a, num, agent.dist, greedy,
+                                                  None, max_steps))(key, actor)
+
+
+_ACTOR_POLICIES: dict = {}
+
+
+def _actor_policy(agent):
+    # One function object per agent, so host evaluations reuse their compiled policy.
+    if id(agent) not in _ACTOR_POLICIES:
+        _ACTOR_POLICIES[id(agent)] = (agent, lambda actor, obs: agent.policy(None, actor, obs))
+    return _ACTOR_POLICIES[id(agent)][1]
+
+
+def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: bool = False) -> dict:
+    """Train PPO on ``env``; returns the result dict with the trained actor's returns."""
+    agent = make_ppo(config, env.spec)
+    trainer = make_trainer(env, agent, run.eval_every)
+    greedy = run.eval_policy == "greedy"
+    steps = agent.env_steps_per_iteration
+    _announce("PPO", env, steps, config.num_updates, run.run_dir, gpu_sized)
+    result = train_loop(
+        trainer=trainer,
+        evaluate_fn=lambda key, state: trained_actor_returns(env, agent, state.agent, key, run.eval_learners, greedy,
+                                                             run.eval_max_steps),
+        total_iterations=config.num_updates, chunk=run.eval_every, env_steps_per_iteration=steps,
+        run_dir=run.run_dir, seed=run.seed, config=config_to_dict(config), may_change=("total_timesteps",),
+        target_return=run.target_return, checkpoint_interval_s=run.checkpoint_interval_s, resume=run.resume,
+        tensorboard=run.tensorboard, progress=run.progress, desc=title,
+        on_chunk=_eta_callback(config.num_updates, 0, gpu_sized),
+    )
+    final_key = run_keys(run.seed)[2]
+    table = [summarize(trained_actor_returns(env, agent, result.state.agent, final_key, run.final_eval_learners,
+                                             policy == "greedy", run.eval_max_steps), "the trained PPO actor", policy)
+             for policy in run.final_policies]
+    plot_learning_curve(result.rows, run.run_dir / "learning_curve.png", title=title,
+                        kshot_label=f"PPO actor return ({run.eval_policy})")
+    updates = int(result.state.iteration)
+    return {"method": "ppo", "env_id": env.spec.env_id, "updates": updates, "env_steps": updates * steps,
+            "reached_target_at": result.reached_target_at, "finished": result.finished,
+            "wall_time_s": result.wall_time, "kshot": table, "rows": result.rows}
+
+
+def random_policy_returns(env, key, episodes: int, max_steps: int | None = None):
+    """Returns of a uniformly random policy over a discrete action space (the floor every method must clear)."""
+    import jax.numpy as jnp
+
+    from jaxdistill.policy.distributions import Categorical
+
+    n = env.spec.num_actions
+    return staged(env, lambda k: play_episodes(env, k, _zeros_policy(n), (), episodes, Categorical(n), False, None,
+                                               max_steps))(key)
+
+
+_ZEROS: dict = {}
+
+
+def _zeros_policy(n: int):
+    import jax.numpy as jnp
+
+    return _ZEROS.setdefault(n, lambda params, obs: jnp.zeros((obs.shape[0], n)))
+
+
+def write_results(run_dir: Path, title: str, result: dict, intro: str = "") -> str:
+    """``results.json`` and ``results.md`` in ``run_dir``; returns the Markdown table."""
+    table = format_table(result["kshot"])
+    (run_dir / "results.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (run_dir / "results.md").write_text(f"# {title}\n\n{intro}{table}\n")
+    return table

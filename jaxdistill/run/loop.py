@@ -1,0 +1,242 @@
+"""The host-side run loop shared by every trainer (PPO and PPMO, in the graph or on the host).
+
+Training runs in chunks of ``chunk`` iterations (:class:`~jaxdistill.run.driver.Trainer`); after each
+chunk the loop evaluates, logs (CSV, TensorBoard), moves the progress bar and checkpoints on a
+wall-clock interval. Keys for evaluation are derived apart from the training key and chunk
+boundaries are fixed, so a run resumed from a checkpoint ends with exactly the state of an
+uninterrupted run. The loop's jobs are separate pieces: :func:`check_run_dir`,
+:func:`check_resumable`, :class:`Progress` (the bar and the CPU-time estimate) and the signal guard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from jaxdistill.run.checkpoint import Checkpointer
+from jaxdistill.run.metrics import MetricsLogger
+
+
+@dataclasses.dataclass
+class LoopResult:
+    state: Any
+    rows: list[dict]
+    finished: bool
+    """True if the run reached its iteration budget or its target; False if interrupted."""
+    reached_target_at: int | None
+    wall_time: float
+    run_dir: Path
+
+
+def run_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The three independent key streams of a run with ``seed``: training (environment seeds included,
+    see :func:`jaxdistill.run.driver.init_keys`), evaluations during training (folded with the
+    iteration), and the final evaluation. Everything that trains or evaluates "seed s" derives its
+    keys here, so a seed means the same run everywhere."""
+    root = jax.random.PRNGKey(seed)
+    return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1), jax.random.fold_in(root, 2)
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be created or written."""
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """Create ``run_dir`` and check it is writable, with a one-line error otherwise (before any compile)."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        raise RunDirError(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
+    return run_dir
+
+
+def check_resumable(saved: dict, config: dict, may_change: tuple[str, ...] = ()) -> None:
+    """Refuse to resume a run whose configuration differs from the checkpoint's, except in ``may_change``
+    (for example the iteration budget)."""
+    changed = {k: (saved.get(k), v) for k, v in config.items()
+               if k in saved and saved[k] != v and k not in may_change}
+    if changed:
+        raise ValueError("the configuration differs from the checkpoint's: "
+                         + ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items()))
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _raise_interrupted(signum, frame):
+    raise _Interrupted(f"signal {signum}")
+
+
+class Progress:
+    """The progress bar: moved after every chunk and, for host-stepped trainers, after every iteration,
+    with environment steps per second measured from the first iteration on."""
+
+    def __init__(self, total: int, initial: int, desc: str, env_steps_per_iteration: int, enabled: bool):
+        self.env_steps = env_steps_per_iteration
+        self.bar = None
+        self._first: tuple[float, int] | None = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, file=sys.stderr)
+
+    def iteration(self, it: int) -> None:
+        now = time.perf_counter()
+        if self._first is None:
+            self._first = (now, it)
+        elif self.bar is not None:
+            t0, it0 = self._first
+            self.bar.set_postfix(sps=f"{(it - it0) * self.env_steps / max(now - t0, 1e-9):.0f}", refresh=False)
+        if self.bar is not None:
+            self.bar.update(it - self.bar.n)
+
+    def chunk(self, it: int, row: dict) -> None:
+        if self.bar is not None:
+            self.bar.update(it - self.bar.n)
+            self.bar.set_postfix(kshot=f"{row['kshot_mean']:.1f}±{row['kshot_std']:.1f}",
+                                 rollout=f"{row['rollout_return']:.1f}", sps=f"{row['sps']:.0f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def train_loop(
+    *,
+    trainer,
+    evaluate_fn: Callable[[jax.Array, Any], jax.Array],
+    total_iterations: int,
+    chunk: int,
+    env_steps_per_iteration: int,
+    run_dir: str | Path,
+    seed: int,
+    config: dict,
+    may_change: tuple[str, ...] = (),
+    target_return: float | None = None,
+    checkpoint_interval_s: float = 300.0,
+    resume: bool = False,
+    tensorboard: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+    desc: str = "train",
+    on_chunk: Callable[[int, dict], None] | None = None,
+) -> LoopResult:
+    """Run ``trainer.chunk`` until ``total_iterations`` or until an evaluation reaches ``target_return``.
+
+    ``trainer`` (:func:`jaxdistill.run.driver.make_trainer`) advances ``chunk`` iterations per call;
+    ``evaluate_fn(key, state)`` returns per-episode returns. ``config`` must equal the checkpoint's on
+    resume, except the keys in ``may_change``. ``on_chunk(iteration, row)`` is the progress callback
+    (called after every logged row). ``stop_after`` stops (with a checkpoint) after that many
+    iterations, as if the process had been killed there; it exists for tests.
+    """
+    run_dir = check_run_dir(run_dir)
+    train_key, eval_root, _ = run_keys(seed)
+    ckpt = Checkpointer(run_dir / "checkpoints", interval_seconds=checkpoint_interval_s)
+
+    state = trainer.init(train_key)
+    meta: dict = {"finished": False, "reached_target_at": None, "wall_time": 0.0}
+    resume_step = None
+    if resume:
+        if ckpt.latest_step() is None:
+            print(f"[jaxdistill] --resume: no checkpoint in {ckpt.directory}; starting fresh", file=sys.stderr)
+        else:
+            state, meta = ckpt.restore(state)
+            try:
+                check_resumable(meta.get("config", {}), config, may_change)
+            except ValueError as e:
+                ckpt.close()
+                raise ValueError(f"cannot resume {run_dir}: {e}") from None
+            resume_step = int(state.iteration)
+            print(f"[jaxdistill] resumed {run_dir} at iteration {resume_step}", file=sys.stderr)
+    # A fresh run starts a fresh CSV; a resumed one keeps the rows up to the checkpoint.
+    logger = MetricsLogger(run_dir, tensorboard=tensorboard, resume_step=-1 if resume_step is None else resume_step)
+
+    def checkpoint_meta():
+        return {**meta, "config": config, "iteration": int(state.iteration)}
+
+    old_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+    start = time.perf_counter() - float(meta.get("wall_time", 0.0))
+    it = int(state.iteration)
+    # A run that finished its budget goes on when resumed with a larger one.
+    finished = bool(meta.get("finished", False)) and (it >= total_iterations or meta.get("reached_target_at") is not None)
+    bar = Progress(total_iterations, it, desc, env_steps_per_iteration, progress)
+    trainer.on_iteration = bar.iteration
+    try:
+        while not finished and it < total_iterations:
+            if stop_after is not None and it >= stop_after:
+                break
+            t0 = time.perf_counter()
+            state, metrics = trainer.chunk(state)
+            metrics = jax.device_get(metrics)
+            it = int(state.iteration)
+            returns = np.asarray(evaluate_fn(jax.random.fold_in(eval_root, it), state))
+            elapsed = time.perf_counter() - t0
+            finite = np.isfinite(metrics["episode_return"])
+            row = {
+                "env_steps": it * env_steps_per_iteration,
+                "kshot_mean": float(returns.mean()),
+                "kshot_std": float(returns.std()),
+                "rollout_return": float(np.mean(np.asarray(metrics["episode_return"])[finite]))
+                if np.any(finite) else float("nan"),
+                "sps": chunk * env_steps_per_iteration / elapsed,
+                "wall_time": time.perf_counter() - start,
+                **{k: float(np.mean(v)) for k, v in metrics.items()
+                   if k not in ("episode_return", "episodes", "episode_length")},
+            }
+            logger.log(it, row)
+            meta["wall_time"] = row["wall_time"]
+            bar.chunk(it, row)
+            if on_chunk is not None:
+                on_chunk(it, row)
+            if target_return is not None and row["kshot_mean"] >= target_return:
+                meta["reached_target_at"] = it
+                finished = True
+            if it >= total_iterations:
+                finished = True
+            meta["finished"] = finished
+            ckpt.maybe_save(it, state, checkpoint_meta())
+    except (KeyboardInterrupt, _Interrupted):
+        print(f"\n[jaxdistill] interrupted at iteration {int(state.iteration)}; checkpointing to {ckpt.directory}",
+              file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, old_handler)
+        trainer.on_iteration = None
+        bar.close()
+        meta["finished"] = finished
+        ckpt.save(int(state.iteration), state, checkpoint_meta())
+        ckpt.close()
+        logger.close()
+    return LoopResult(
+        state=state,
+        rows=logger.rows,
+        finished=finished,
+        reached_target_at=meta.get("reached_target_at"),
+        wall_time=float(meta["wall_time"]),
+        run_dir=run_dir,
+    )
+
+
+def config_to_dict(obj) -> dict:
+    """A JSON-safe dict of a (nested) dataclass config."""
+    return json.loads(json.dumps(dataclasses.asdict(obj), default=str))
+
+
+def device_summary() -> str:
+    """One line naming the devices JAX runs on."""
+    devices = jax.devices()
+    kinds = sorted({d.device_kind for d in devices})
+    return f"{len(devices)} {jax.default_backend().upper()} device(s) ({', '.join(kinds)}), {os.cpu_count()} CPU cores"
