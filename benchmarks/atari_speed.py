@@ -46,34 +46,36 @@ class Args:
 
 def main(args: Args) -> dict:
     from experiments.atari import PRESETS, nature_cnn
-    from jaxdistill.envs.atari import AtariVecEnv, atari_spec
-    from jaxdistill.host_loop import HostPPMOChunk, HostPPOChunk
+    from jaxdistill.envs import make
+    from jaxdistill.run.driver import make_trainer
     from jaxdistill.distill.kmin import k_min
     from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
 
     sizes = PRESETS[args.preset]
-    spec = atari_spec(args.env)
+    env = make(f"{args.env}-v5")
+    spec = env.spec
     games = sizes["num_learners"] * sizes["num_envs"]
     k = k_min(spec.num_actions)
     record: dict = {"machine": describe_machine(), "env": spec.env_id, "preset": args.preset, "k": k,
                     "env_steps_per_iteration": games * sizes["num_steps"], "rollout": "EnvPool stepped on the host",
                     "paper_a100": {"ppmo_s": 3.73, "ppo_s": 3.25, "ratio": 1.15, "seconds_per_learner": 0.18},
                     "splits": {}}
-    ppo_config = PPOConfig(env_id=spec.env_id, num_envs=games, num_steps=sizes["num_steps"],
+    ppo_config = PPOConfig(num_envs=games, num_steps=sizes["num_steps"],
                            num_minibatches=sizes["num_minibatches"], clip_eps=0.1, actor=nature_cnn(0),
                            critic=nature_cnn(0, 1.0))
-    ppo_chunk = HostPPOChunk(ppo_config, AtariVecEnv(spec.game, games, seed=0), 1)
-    ppo_state = jax.jit(make_ppo(ppo_config).init)(jax.random.PRNGKey(0))
+    ppo_trainer = make_trainer(env, make_ppo(ppo_config, spec), 1)
+    ppo_state = ppo_trainer.init(jax.random.PRNGKey(0))
     for layers in args.encoder_layers:
         learner = nature_cnn(layers)
-        config = PPMOConfig(env_id=spec.env_id, k=k, learner=learner, critic=nature_cnn(0, 1.0),
+        config = PPMOConfig(k=k, learner=learner, critic=nature_cnn(0, 1.0),
                             num_learners=sizes["num_learners"], num_envs=sizes["num_envs"],
                             num_steps=sizes["num_steps"], num_minibatches=sizes["num_minibatches"], clip_eps=0.1)
-        ppmo_chunk = HostPPMOChunk(config, AtariVecEnv(spec.game, games, seed=1), 1)
-        state = jax.jit(make_ppmo(config).init)(jax.random.PRNGKey(0))
+        ppmo_trainer = make_trainer(env, make_ppmo(config, spec).agent, 1)
+        state = ppmo_trainer.init(jax.random.PRNGKey(1))
         record["splits"][f"l={layers}"] = time_image_split(
-            lambda: ppmo_chunk(state)[0], lambda: ppo_chunk(ppo_state)[0], state, learner, spec.obs_shape,
+            lambda: ppmo_trainer.chunk(state)[0], lambda: ppo_trainer.chunk(ppo_state)[0], state.agent, learner,
+            spec.obs_shape,
             spec.num_actions, args.kshot_learners, args.repeats)
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
     record.update(ratio_verdict(record["splits"]))

@@ -47,32 +47,32 @@ class Args:
 
 
 def main(args: Args) -> dict:
-    from jaxdistill.envs import make_env
-    from jaxdistill.eval.kshot import make_kshot_evaluate
+    from jaxdistill.envs import make
+    from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+    from jaxdistill.run.driver import make_trainer
     from jaxdistill.distill.inner import train_fresh_learners
     from jaxdistill.nets.networks import LearnerSpec
-    from jaxdistill.distill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
+    from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
     from jaxdistill.run.loop import train_loop
 
-    config = PPMOConfig(env_id="CartPole1D-v1", k=2, num_meta_epochs=args.max_meta_epochs)
-    env, env_params = make_env(config.env_id)
+    config = PPMOConfig(k=2, meta_epochs=args.max_meta_epochs)
+    env = make("CartPole1D-v1")
+    agent = make_ppmo(config, env.spec).agent
     record: dict = {"machine": describe_machine(), "ppmo_config": dataclasses.asdict(config)}
 
     # 1. time to distil
-    init = make_ppmo(config).init
-    evaluate = make_kshot_evaluate(env, env_params, config.learner, 1000)
+    evaluate = make_kshot_evaluate(env, fresh_learners(env, config.learner), 1000)
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         result = train_loop(
-            init_fn=init, chunk_fn=make_meta_epochs(config, args.eval_every),
-            evaluate_fn=lambda k, s: evaluate(k, s.dataset), iteration_of=lambda s: int(s.meta_epoch),
-            total_iterations=args.max_meta_epochs, chunk=args.eval_every,
+            trainer=make_trainer(env, agent, args.eval_every),
+            evaluate_fn=lambda k, s: evaluate(k, s.agent.dataset), total_iterations=args.max_meta_epochs, chunk=args.eval_every,
             env_steps_per_iteration=config.env_steps_per_meta_epoch, run_dir=tmp, seed=args.seed,
             config={}, target_return=args.target, checkpoint_interval_s=1e9, tensorboard=False, progress=False,
         )
     total_with_compile = time.perf_counter() - t_start
-    fresh = np.asarray(evaluate(jax.random.PRNGKey(10_000 + args.seed), result.state.dataset))
+    fresh = np.asarray(evaluate(jax.random.PRNGKey(10_000 + args.seed), result.state.agent.dataset))
     record["time_to_distill"] = {
         "target_kshot_mean": args.target,
         "reached": result.reached_target_at is not None,
@@ -87,14 +87,15 @@ def main(args: Args) -> dict:
 
     # 2. PPMO meta-epoch vs PPO update on the same rollout size
     n_it = args.timing_iterations
-    state = jax.jit(init)(jax.random.PRNGKey(args.seed))
-    ppmo_chunk = jax.jit(make_meta_epochs(config, n_it))
-    ppo_config = PPOConfig(env_id=config.env_id, num_envs=config.num_learners * config.num_envs,
+    ppmo_trainer = make_trainer(env, agent, n_it)
+    state = ppmo_trainer.init(jax.random.PRNGKey(args.seed))
+    ppmo_chunk = ppmo_trainer.chunk
+    ppo_config = PPOConfig(num_envs=config.num_learners * config.num_envs,
                            num_steps=config.num_steps, num_minibatches=config.num_minibatches,
                            update_epochs=config.update_epochs)
-    ppo_init, ppo_update = make_ppo(ppo_config)[:2]
-    ppo_chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: ppo_update(c), s, None, length=n_it))
-    ppo_state = jax.jit(ppo_init)(jax.random.PRNGKey(args.seed))
+    ppo_trainer = make_trainer(env, make_ppo(ppo_config, env.spec), n_it)
+    ppo_chunk = ppo_trainer.chunk
+    ppo_state = ppo_trainer.init(jax.random.PRNGKey(args.seed))
     t = interleaved_timings({"ppmo": lambda: ppmo_chunk(state), "ppo": lambda: ppo_chunk(ppo_state)}, args.repeats)
     record["epoch_time"] = {
         "env_steps_per_iteration": config.env_steps_per_meta_epoch,
@@ -107,7 +108,7 @@ def main(args: Args) -> dict:
 
     # 3. k-shot learners per hour
     spec, n = LearnerSpec(), 1000
-    dataset = result.state.dataset
+    dataset = result.state.agent.dataset
 
     @jax.jit
     def train_learners(key, dataset):

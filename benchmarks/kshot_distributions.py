@@ -38,20 +38,21 @@ class Args:
 
 def main(args: Args) -> dict:
     from jaxdistill.distill.dataset import load_dataset
-    from jaxdistill.envs import cartpole_id, make_env
-    from jaxdistill.nets.learners import get_distribution, make_distribution_evaluate
+    from jaxdistill.envs import cartpole_id, make
+    from jaxdistill.eval.kshot import make_kshot_evaluate
+    from jaxdistill.nets.learners import get_distribution, padded_learners
     from jaxdistill.run.sharding import population_mesh
 
     path = args.dataset or Path(f"experiments/results/cartpole{args.dims}d_k{args.dims + 1}_ppmo_s0/dataset")
-    env, env_params = make_env(cartpole_id(args.dims))
+    env = make(cartpole_id(args.dims))
     dataset, _ = load_dataset(path, expect_obs_dim=env.obs_shape[0], expect_num_actions=env.num_actions)
     mesh = population_mesh() if args.learners % jax.device_count() == 0 else None
     record = {"machine": describe_machine(), "env_id": cartpole_id(args.dims), "dataset": str(path),
               "learners": args.learners, "devices_used": mesh.size if mesh else 1, "distributions": {}}
     for name in args.distributions:
-        evaluate = make_distribution_evaluate(env, env_params, get_distribution(name), args.learners, mesh=mesh)
+        evaluate = make_kshot_evaluate(env, padded_learners(env, get_distribution(name)), args.learners, mesh=mesh)
         t0 = time.perf_counter()
-        returns, _, _ = jax.block_until_ready(evaluate(jax.random.PRNGKey(0), dataset))
+        returns = jax.block_until_ready(evaluate(jax.random.PRNGKey(0), dataset))
         first = time.perf_counter() - t0
         warm = []
         for i in range(args.repeats):

@@ -82,7 +82,7 @@ def time_image_split(ppmo_call, ppo_call, state, learner, obs_shape, num_actions
     from jaxdistill.distill.inner import train_fresh_learners
 
     t = interleaved_timings({"ppmo": ppmo_call, "ppo": ppo_call}, repeats)
-    train = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=obs_shape, num_actions=num_actions,
+    train = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=obs_shape, num_outputs=num_actions,
                             num=num_learners))
     kshot = kshot_training_record(
         lambda: train(jax.random.PRNGKey(1), dataset=state.dataset, encoder_params=state.encoder_params),

@@ -52,38 +52,40 @@ class Args:
 
 def main(args: Args) -> dict:
     from experiments.minatar import PRESETS, minatar_learner
-    from jaxdistill.envs import make_env, minatar_id
-    from jaxdistill.distill.ppmo import PPMOConfig, make_meta_epochs, make_ppmo
+    from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
+    from jaxdistill.envs import make, minatar_id
+    from jaxdistill.run.driver import make_trainer
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
 
     sizes = PRESETS[args.preset]
-    env, _ = make_env(minatar_id(args.env))
+    env = make(minatar_id(args.env))
     n_it = args.timing_iterations
     record: dict = {"machine": describe_machine(), "env": minatar_id(args.env), "preset": args.preset, "k": args.k,
                     "paper_a100_atari": {"ppmo_s": 3.73, "ppo_s": 3.25, "ratio": 1.15, "seconds_per_learner": 0.18},
                     "splits": {}}
     ppo_config = PPOConfig(
-        env_id=minatar_id(args.env), num_envs=sizes["num_learners"] * sizes["num_envs"], num_steps=sizes["num_steps"],
+        num_envs=sizes["num_learners"] * sizes["num_envs"], num_steps=sizes["num_steps"],
         num_minibatches=sizes["num_minibatches"], actor=minatar_learner(0), critic=minatar_learner(0, 1.0),
     )
-    ppo = make_ppo(ppo_config)
-    ppo_state = jax.jit(ppo.init)(jax.random.PRNGKey(0))
-    ppo_chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: ppo.update(c), s, None, length=n_it))
+    ppo_trainer = make_trainer(env, make_ppo(ppo_config, env.spec), n_it)
+    ppo_state = ppo_trainer.init(jax.random.PRNGKey(0))
+    ppo_chunk = ppo_trainer.chunk
     for layers in args.encoder_layers:
         learner = minatar_learner(layers)
         config = PPMOConfig(
-            env_id=minatar_id(args.env), k=args.k, learner=learner, critic=minatar_learner(0, 1.0),
+            k=args.k, learner=learner, critic=minatar_learner(0, 1.0),
             num_learners=sizes["num_learners"], num_envs=sizes["num_envs"], num_steps=sizes["num_steps"],
             num_minibatches=sizes["num_minibatches"],
         )
-        state = jax.jit(make_ppmo(config).init)(jax.random.PRNGKey(0))
-        ppmo_chunk = jax.jit(make_meta_epochs(config, n_it))
+        ppmo_trainer = make_trainer(env, make_ppmo(config, env.spec).agent, n_it)
+        state = ppmo_trainer.init(jax.random.PRNGKey(0))
+        ppmo_chunk = ppmo_trainer.chunk
         record["splits"][f"l={layers}"] = {
             "env_steps_per_iteration": config.env_steps_per_meta_epoch,
             "minibatch_size": config.env_steps_per_meta_epoch // config.num_minibatches,
             "update_epochs": config.update_epochs,
-            **time_image_split(lambda: ppmo_chunk(state), lambda: ppo_chunk(ppo_state), state, learner,
-                               env.obs_shape, env.num_actions, args.kshot_learners, args.repeats, n_it),
+            **time_image_split(lambda: ppmo_chunk(state), lambda: ppo_chunk(ppo_state), state.agent, learner,
+                               env.spec.obs_shape, env.spec.num_actions, args.kshot_learners, args.repeats, n_it),
         }
         print(f"l={layers}:", json.dumps(record["splits"][f"l={layers}"]), flush=True)
     record.update(ratio_verdict(record["splits"]))
