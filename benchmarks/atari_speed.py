@@ -46,11 +46,11 @@ class Args:
 
 def main(args: Args) -> dict:
     from experiments.atari import PRESETS, nature_cnn
-    from jaxdistill.envs import make
-    from jaxdistill.run.driver import make_trainer
     from jaxdistill.distill.kmin import k_min
     from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
+    from jaxdistill.envs import make
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
+    from jaxdistill.run.driver import make_trainer
 
     sizes = PRESETS[args.preset]
     env = make(f"{args.env}-v5")

@@ -54,8 +54,8 @@ def main(args: Args) -> dict:
     from experiments.minatar import PRESETS, minatar_learner
     from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.envs import make, minatar_id
-    from jaxdistill.run.driver import make_trainer
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
+    from jaxdistill.run.driver import make_trainer
 
     sizes = PRESETS[args.preset]
     env = make(minatar_id(args.env))

@@ -18,7 +18,6 @@ metrics, checkpoints, ``learning_curve.png``, ``dataset.png`` and ``results.{jso
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import tyro
@@ -27,9 +26,8 @@ from experiments.common import (
     ImageRunArgs,
     check_positive,
     check_run_dir,
-    image_configs,
-    image_run_options,
     print_results,
+    run_image_method,
     validate_image_args,
 )
 
@@ -62,10 +60,10 @@ class Args(ImageRunArgs):
 
 def validate(args: Args) -> tuple[Args, object]:
     """Fill preset values and k_min; reject bad arguments (and unknown games) before compiling."""
-    from jaxdistill.envs import make
     from jaxdistill.distill.kmin import k_min
+    from jaxdistill.envs import make
 
-    args, errors = validate_image_args(args, PRESETS, ("distiller_lr", "clip_eps"))
+    args, errors = validate_image_args(args, PRESETS, ("distiller_lr",))
     check_positive(args, ("eval_max_steps",), errors)
     env = None
     try:
@@ -90,17 +88,9 @@ def nature_cnn(encoder_layers: int = 0, output_gain: float = 0.01):
 
 def main(args: Args) -> dict:
     args, env = validate(args)
-    from jaxdistill.run.harness import run_ppmo, run_ppo
-
-    ppmo_config, ppo_config = image_configs(args, nature_cnn(args.encoder_layers), nature_cnn(0, output_gain=1.0))
-    run = image_run_options(args, "sampled", ("sampled",), eval_max_steps=args.eval_max_steps)
     title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {env.game} (EnvPool)"
-    if args.method == "ppmo":
-        result = run_ppmo(env, ppmo_config, run, learner_label=f"fresh Nature-CNN learners (l={args.encoder_layers})",
-                          title=title, gpu_sized=args.preset == "gpu")
-    else:
-        result = run_ppo(env, ppo_config, run, title=title, gpu_sized=args.preset == "gpu")
-    result.pop("rows")
+    result = run_image_method(args, env, nature_cnn, f"fresh Nature-CNN learners (l={args.encoder_layers})", title,
+                              ("sampled",), eval_max_steps=args.eval_max_steps)
     print_results(args.run_dir, title, result, intro="Unclipped full-game scores.\n\n")
     return result
 

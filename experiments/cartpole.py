@@ -13,7 +13,6 @@ Writes into ``--run-dir`` (default ``runs/cartpole<N>d_k<K>_<method>_s<seed>``):
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Literal
 

@@ -70,6 +70,8 @@ class ImageRunArgs:
     """Initial learned inner learning rate (the paper: 0.02)."""
     ent_coef: float = 0.01
     """Entropy bonus on the trained learners' policies (PPO: on its actor)."""
+    clip_eps: float = 0.2
+    """PPO clip range of the outer loss (and of --method ppo)."""
     eval_every: int | None = None
     """Meta-epochs between evaluations, progress updates and checkpoint chances."""
     eval_learners: int | None = None
@@ -102,7 +104,7 @@ def validate_image_args(args, presets: dict, positive_floats: tuple[str, ...]):
     if (args.num_envs * args.num_steps) % args.num_minibatches:
         errors.append(f"--num-envs x --num-steps ({args.num_envs * args.num_steps}) must be divisible by "
                       f"--num-minibatches ({args.num_minibatches})")
-    for name in ("critic_lr", "ppo_lr", "encoder_lr", "inner_lr_init", *positive_floats):
+    for name in ("critic_lr", "ppo_lr", "encoder_lr", "inner_lr_init", "clip_eps", *positive_floats):
         if not getattr(args, name) > 0:
             errors.append(f"--{name.replace('_', '-')} must be > 0 (got {getattr(args, name)})")
     return args, errors
@@ -127,14 +129,29 @@ def image_configs(args, learner, critic):
         k=args.k, meta_epochs=args.meta_epochs, learner=learner, critic=critic, num_learners=args.num_learners,
         num_envs=args.num_envs, num_steps=args.num_steps, num_minibatches=args.num_minibatches,
         update_epochs=args.update_epochs, distiller_lr=args.distiller_lr, critic_lr=args.critic_lr,
-        encoder_lr=args.encoder_lr, inner_lr_init=args.inner_lr_init, ent_coef=args.ent_coef,
-        **({"clip_eps": args.clip_eps} if hasattr(args, "clip_eps") else {}),
+        encoder_lr=args.encoder_lr, inner_lr_init=args.inner_lr_init, clip_eps=args.clip_eps, ent_coef=args.ent_coef,
     )
     num_envs = args.num_learners * args.num_envs
     ppo = PPOConfig(
         num_envs=num_envs, num_steps=args.num_steps, total_timesteps=args.meta_epochs * num_envs * args.num_steps,
         num_minibatches=args.num_minibatches, update_epochs=args.update_epochs, lr=args.ppo_lr,
-        ent_coef=args.ent_coef, actor=dataclasses.replace(learner, encoder_layers=0), critic=critic,
-        **({"clip_eps": args.clip_eps} if hasattr(args, "clip_eps") else {}),
+        clip_eps=args.clip_eps, ent_coef=args.ent_coef, actor=dataclasses.replace(learner, encoder_layers=0),
+        critic=critic,
     )
     return ppmo, ppo
+
+
+def run_image_method(args, env, make_learner, learner_label: str, title: str, final_policies: tuple[str, ...],
+                     **run_extra) -> dict:
+    """``--method ppmo`` or ``ppo`` of an image experiment through the run harness (sampled evaluations)."""
+    from jaxdistill.run.harness import run_ppmo, run_ppo
+
+    ppmo_config, ppo_config = image_configs(args, make_learner(args.encoder_layers), make_learner(0, output_gain=1.0))
+    run = image_run_options(args, "sampled", final_policies, **run_extra)
+    if args.method == "ppmo":
+        result = run_ppmo(env, ppmo_config, run, learner_label=learner_label, title=title,
+                          gpu_sized=args.preset == "gpu")
+    else:
+        result = run_ppo(env, ppo_config, run, title=title, gpu_sized=args.preset == "gpu")
+    result.pop("rows")
+    return result

@@ -88,12 +88,12 @@ def main(args: Args) -> list[dict]:
         initialize_distributed()
 
     from jaxdistill.distill.dataset import save_dataset
+    from jaxdistill.distill.kmin import k_min
     from jaxdistill.envs import cartpole_id, make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-    from jaxdistill.distill.kmin import k_min
+    from jaxdistill.run.loop import config_to_dict
     from jaxdistill.run.population import distill_population
     from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
-    from jaxdistill.run.loop import config_to_dict
 
     devices = jax.devices()
     mesh = population_mesh(devices) if len(args.seeds) % len(devices) == 0 else None

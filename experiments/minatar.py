@@ -17,7 +17,6 @@ The learner is a five-layer MinAtar CNN (conv 16/32/32 3x3, dense 256, output), 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -26,9 +25,8 @@ import tyro
 from experiments.common import (
     ImageRunArgs,
     check_run_dir,
-    image_configs,
-    image_run_options,
     print_results,
+    run_image_method,
     validate_image_args,
 )
 from jaxdistill.run.harness import summarize
@@ -58,8 +56,8 @@ class Args(ImageRunArgs):
 
 def validate(args: Args) -> Args:
     """Fill preset values and defaults; reject bad arguments before anything is compiled."""
-    from jaxdistill.envs import make, minatar_id
     from jaxdistill.distill.kmin import k_min
+    from jaxdistill.envs import make, minatar_id
 
     args, errors = validate_image_args(args, PRESETS, ("distiller_lr",))
     if errors:
@@ -83,21 +81,14 @@ def minatar_learner(encoder_layers: int = 0, output_gain: float = 0.01):
 def main(args: Args) -> dict:
     args = validate(args)
     from jaxdistill.envs import make, minatar_id
-    from jaxdistill.run.harness import random_policy_returns, run_ppmo, run_ppo
+    from jaxdistill.run.harness import random_policy_returns
     from jaxdistill.run.loop import run_keys
 
     env = make(minatar_id(args.env))
-    ppmo_config, ppo_config = image_configs(args, minatar_learner(args.encoder_layers),
-                                            minatar_learner(0, output_gain=1.0))
-    # The MinAtar figures are sampled: MinAtar's learners are stochastic policies (greedy is in the table too).
-    run = image_run_options(args, "sampled", ("sampled", "greedy"))
     title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {args.env}-MinAtar"
-    if args.method == "ppmo":
-        result = run_ppmo(env, ppmo_config, run, learner_label=f"fresh MinAtar CNN learners (l={args.encoder_layers})",
-                          title=title, gpu_sized=args.preset == "gpu")
-    else:
-        result = run_ppo(env, ppo_config, run, title=title, gpu_sized=args.preset == "gpu")
-    result.pop("rows")
+    # The MinAtar figures are sampled: MinAtar's learners are stochastic policies (greedy is in the table too).
+    result = run_image_method(args, env, minatar_learner, f"fresh MinAtar CNN learners (l={args.encoder_layers})",
+                              title, ("sampled", "greedy"))
     random_returns = random_policy_returns(env, run_keys(args.seed)[2], args.final_eval_learners)
     result["kshot"].append(summarize(random_returns, "uniformly random policy", "sampled"))
     result["hades_16"] = HADES_16.get(args.env)

@@ -28,8 +28,8 @@ for mesh_size in (8, 1):
                       "devices": len(plain.sharding.device_set)}
 
 # The sweep's population: 8 seeds of a tiny configuration, sharded over 8 devices vs not sharded.
-from jaxdistill.run.population import distill_population  # noqa: E402
 from jaxdistill.distill.ppmo import PPMOConfig  # noqa: E402
+from jaxdistill.run.population import distill_population  # noqa: E402
 
 tiny = PPMOConfig(k=2, meta_epochs=4, num_learners=2, num_envs=2, num_steps=32,
                   num_minibatches=2, update_epochs=2)

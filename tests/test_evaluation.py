@@ -9,8 +9,8 @@ from jaxdistill.distill.dataset import SyntheticDataset, load_dataset
 from jaxdistill.envs import make
 from jaxdistill.eval.episodes import play_episodes
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-from jaxdistill.policy.distributions import Categorical
 from jaxdistill.nets.networks import LearnerSpec
+from jaxdistill.policy.distributions import Categorical
 
 
 def test_run_episodes_counts_one_full_episode_per_policy():

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from jaxdistill.distill.dataset import init_dataset, load_dataset, load_encoder, save_dataset
-from jaxdistill.nets.networks import MINATAR_CONVS, NATURE_CONVS, ConvSpec, conv2d
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo, meta_policy_loss
+from jaxdistill.nets.networks import MINATAR_CONVS, NATURE_CONVS, ConvSpec, conv2d
 from tests.conftest import tree_equal
 
 TINY_CNN = ConvSpec(convs=((4, 3, 1), (4, 3, 2)), dense=(8,))

@@ -8,8 +8,8 @@ import numpy as np
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.distill.inner import inner_train
-from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
 from jaxdistill.distill.ppmo import meta_policy_loss
+from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
 
 
 def numpy_one_step(layers, x, y, lr):

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 from jaxdistill.distill.dataset import init_dataset
+from jaxdistill.distill.inner import inner_train
 from jaxdistill.envs import make
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-from jaxdistill.distill.inner import inner_train
 from jaxdistill.nets.learners import (
     LearnerDistribution,
     get_distribution,
     init_padded,
-    padded_learners,
     padded_apply,
+    padded_learners,
     sample_architectures,
     table1_distributions,
 )

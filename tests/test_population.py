@@ -2,8 +2,8 @@ import dataclasses
 
 import numpy as np
 
-from jaxdistill.run.population import distill_population
 from jaxdistill.envs import make
+from jaxdistill.run.population import distill_population
 from tests.test_checkpoint_resume import _run
 
 ENV = make("CartPole1D-v1")

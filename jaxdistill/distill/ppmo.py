@@ -32,7 +32,13 @@ from jaxdistill.policy.distributions import Categorical, for_spec
 from jaxdistill.rl.agent import Agent
 from jaxdistill.rl.losses import ppo_policy_loss, value_loss
 from jaxdistill.rl.ppo import critic_value
-from jaxdistill.rl.rollout import Transition, advantages_and_targets, episode_stats, minibatch_epochs, shuffled_minibatches
+from jaxdistill.rl.rollout import (
+    Transition,
+    advantages_and_targets,
+    episode_stats,
+    minibatch_epochs,
+    shuffled_minibatches,
+)
 
 
 @dataclasses.dataclass(frozen=True)

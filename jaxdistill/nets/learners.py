@@ -183,18 +183,14 @@ class PaddedLearners:
 
     dist_def: LearnerDistribution
     in_dim: int
-    action_dist: Any  # the action distribution (categorical or Gaussian)
+    dist: Any  # the action distribution (categorical or Gaussian)
 
     def __post_init__(self):
-        check_padding_fits(self.dist_def, self.in_dim, self.action_dist.num_outputs)
-
-    @property
-    def dist(self):
-        return self.action_dist
+        check_padding_fits(self.dist_def, self.in_dim, self.dist.num_outputs)
 
     def sample(self, key, dataset: SyntheticDataset, num: int):
         """``(trained params, widths, depths)`` of ``num`` learners after their inner step."""
-        dist_def, out_dim = self.dist_def, self.action_dist.num_outputs
+        dist_def, out_dim = self.dist_def, self.dist.num_outputs
         activation = dist_def.base.activation
         k_arch, k_init = jax.random.split(key)
         widths, depths = sample_architectures(k_arch, dist_def, num)
@@ -203,7 +199,7 @@ class PaddedLearners:
 
         def train_one(params, depth):
             return inner_train(params, dataset, lambda p, x: padded_apply(p, x, depth, activation),
-                               self.action_dist.label_loss)
+                               self.dist.label_loss)
 
         return jax.vmap(train_one)(inits, depths), widths, depths
 
@@ -217,7 +213,7 @@ class PaddedLearners:
         (trained, depths), _ = params
         activation = self.dist_def.base.activation
         outputs = jax.vmap(lambda p, o, d: padded_apply(p, o, d, activation))(trained, obs, depths)
-        return self.action_dist.params(outputs, self.action_dist.init_extra())
+        return self.dist.params(outputs, self.dist.init_extra())
 
 
 def padded_learners(env, dist_def: LearnerDistribution) -> PaddedLearners:

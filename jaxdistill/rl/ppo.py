@@ -13,7 +13,6 @@ from functools import partial
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import optax
 from flax import struct
 
@@ -132,7 +131,3 @@ def make_ppo(config: PPOConfig, spec: EnvSpec) -> Agent:
     return Agent(dist=dist, num_groups=1, num_envs=config.num_envs, num_steps=config.num_steps, init=init,
                  actors=actors, policy=policy, learn=learn)
 
-
-def greedy_actor(agent: Agent, state: PPOState):
-    """``(policy_fn, params)`` of the trained actor for :func:`jaxdistill.eval.episodes.play_episodes`."""
-    return (lambda params, obs: agent.policy(None, params, obs)), (state.actor_params, state.policy_extra)

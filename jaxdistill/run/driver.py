@@ -105,8 +105,11 @@ class HostTrainer(Trainer):
 
     def __init__(self, env: HostEnv, agent: Agent, per_chunk: int):
         self.env, self.agent, self.per_chunk = env, agent, per_chunk
-        self._init = jax.jit(lambda key: TrainState(agent.init(*init_keys(key)[:2]), (), init_keys(key)[3],
-                                                    jnp.zeros((), jnp.int32)))
+        def init(key):
+            k_agent, k_critic, _, key = init_keys(key)  # the env key seeds the host environments (see init)
+            return TrainState(agent.init(k_agent, k_critic), (), key, jnp.zeros((), jnp.int32))
+
+        self._init = jax.jit(init)
         self._actors = jax.jit(agent.actors)
         self._learn = jax.jit(agent.learn)
         dist = agent.dist

@@ -153,34 +153,27 @@ def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, ti
             "kshot": table, "dataset_dir": str(dataset_dir), "rows": result.rows}
 
 
-def trained_actor_returns(env, agent, agent_state, key, num: int, greedy: bool, max_steps: int | None = None):
-    """Returns of ``num`` episodes of a trained PPO actor."""
-    actor = (agent_state.actor_params, agent_state.policy_extra)
-    return staged(env, lambda k, a: play_episodes(env, k, _actor_policy(agent), a, num, agent.dist, greedy,
-                                                  None, max_steps))(key, actor)
+def make_actor_evaluate(env, agent, num: int, greedy: bool, max_steps: int | None = None):
+    """``evaluate(key, agent_state) -> returns`` of ``num`` episodes of the trained PPO actor, compiled once."""
 
+    def policy(actor, obs):
+        return agent.policy(None, actor, obs)
 
-_ACTOR_POLICIES: dict = {}
-
-
-def _actor_policy(agent):
-    # One function object per agent, so host evaluations reuse their compiled policy.
-    if id(agent) not in _ACTOR_POLICIES:
-        _ACTOR_POLICIES[id(agent)] = (agent, lambda actor, obs: agent.policy(None, actor, obs))
-    return _ACTOR_POLICIES[id(agent)][1]
+    play = staged(env, lambda key, actor: play_episodes(env, key, policy, actor, num, agent.dist, greedy, None,
+                                                        max_steps))
+    return lambda key, state: play(key, (state.actor_params, state.policy_extra))
 
 
 def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: bool = False) -> dict:
     """Train PPO on ``env``; returns the result dict with the trained actor's returns."""
     agent = make_ppo(config, env.spec)
     trainer = make_trainer(env, agent, run.eval_every)
-    greedy = run.eval_policy == "greedy"
+    evaluate = make_actor_evaluate(env, agent, run.eval_learners, run.eval_policy == "greedy", run.eval_max_steps)
     steps = agent.env_steps_per_iteration
     _announce("PPO", env, steps, config.num_updates, run.run_dir, gpu_sized)
     result = train_loop(
         trainer=trainer,
-        evaluate_fn=lambda key, state: trained_actor_returns(env, agent, state.agent, key, run.eval_learners, greedy,
-                                                             run.eval_max_steps),
+        evaluate_fn=lambda key, state: evaluate(key, state.agent),
         total_iterations=config.num_updates, chunk=run.eval_every, env_steps_per_iteration=steps,
         run_dir=run.run_dir, seed=run.seed, config=config_to_dict(config), may_change=("total_timesteps",),
         target_return=run.target_return, checkpoint_interval_s=run.checkpoint_interval_s, resume=run.resume,
@@ -188,8 +181,9 @@ def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: b
         on_chunk=_eta_callback(config.num_updates, 0, gpu_sized),
     )
     final_key = run_keys(run.seed)[2]
-    table = [summarize(trained_actor_returns(env, agent, result.state.agent, final_key, run.final_eval_learners,
-                                             policy == "greedy", run.eval_max_steps), "the trained PPO actor", policy)
+    table = [summarize(make_actor_evaluate(env, agent, run.final_eval_learners, policy == "greedy",
+                                           run.eval_max_steps)(final_key, result.state.agent),
+                       "the trained PPO actor", policy)
              for policy in run.final_policies]
     plot_learning_curve(result.rows, run.run_dir / "learning_curve.png", title=title,
                         kshot_label=f"PPO actor return ({run.eval_policy})")
@@ -206,17 +200,12 @@ def random_policy_returns(env, key, episodes: int, max_steps: int | None = None)
     from jaxdistill.policy.distributions import Categorical
 
     n = env.spec.num_actions
-    return staged(env, lambda k: play_episodes(env, k, _zeros_policy(n), (), episodes, Categorical(n), False, None,
+
+    def uniform(params, obs):
+        return jnp.zeros((obs.shape[0], n))
+
+    return staged(env, lambda k: play_episodes(env, k, uniform, (), episodes, Categorical(n), False, None,
                                                max_steps))(key)
-
-
-_ZEROS: dict = {}
-
-
-def _zeros_policy(n: int):
-    import jax.numpy as jnp
-
-    return _ZEROS.setdefault(n, lambda params, obs: jnp.zeros((obs.shape[0], n)))
 
 
 def write_results(run_dir: Path, title: str, result: dict, intro: str = "") -> str:
