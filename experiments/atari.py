@@ -19,64 +19,66 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-
-import tyro
+from typing import Annotated
 
 from experiments.common import (
-    ImageRunArgs,
-    check_positive,
+    Flat,
+    ImageArgs,
+    PPMOOptions,
+    PPOBaselineOptions,
     check_run_dir,
+    cli,
+    fail,
     print_results,
     run_image_method,
     validate_image_args,
 )
+from jaxdistill.run.harness import RunOptions
 
-PRESETS = {
-    # GPU-sized: 8 learners x 8 games x 128 steps = 8192 env steps per meta-epoch (CleanRL's PPO
-    # collects 8 x 128 per update); 1250 meta-epochs = 10 M env steps.
-    "gpu": {"meta_epochs": 1250, "num_learners": 8, "num_envs": 8, "num_steps": 128, "num_minibatches": 4,
-            "eval_every": 25, "eval_learners": 8, "final_eval_learners": 32, "eval_max_steps": 27000},
-    # CPU-sized: 2 learners x 2 games x 32 steps per meta-epoch; short evaluation games.
-    "cpu": {"meta_epochs": 20, "num_learners": 2, "num_envs": 2, "num_steps": 32, "num_minibatches": 2,
-            "eval_every": 10, "eval_learners": 2, "final_eval_learners": 4, "eval_max_steps": 2000},
-}
+# GPU-sized defaults: 8 learners x 8 games x 128 steps = 8192 env steps per meta-epoch (CleanRL's PPO
+# collects 8 x 128 per update); 1250 meta-epochs = 10 M env steps. Clip 0.1 is CleanRL's Atari setting.
+_PPMO = PPMOOptions(meta_epochs=1250, num_learners=8, num_envs=8, num_steps=128, num_minibatches=4, clip_eps=0.1,
+                    ent_coef=0.01)
+_RUN = RunOptions(eval_every=25, eval_learners=8, final_eval_learners=32, eval_max_steps=27000,
+                  eval_policy="sampled", final_policies=("sampled",), checkpoint_interval_s=300.0)
 
 
 @dataclasses.dataclass
-class Args(ImageRunArgs):
+class Args(ImageArgs):
     env: str = "Centipede"
     """ALE game as EnvPool names it (Pong, Centipede, MsPacman, SpaceInvaders, Breakout, ...)."""
-    distiller_lr: float = 2.5e-4
-    """Adam learning rate of the synthetic frames and labels (the paper: 2.5e-4)."""
-    clip_eps: float = 0.1
-    """PPO clip range (CleanRL's Atari setting)."""
-    final_eval_learners: int | None = None
-    """Fresh learners in the final k-shot table (one full game each)."""
-    eval_max_steps: int | None = None
-    """Agent steps after which an evaluation game counts with its score so far."""
-    checkpoint_interval_s: float = 300.0
-    """Seconds between checkpoints (one is always written at exit)."""
+    ppmo: Annotated[PPMOOptions, Flat] = _PPMO
+    ppo: PPOBaselineOptions = PPOBaselineOptions(clip_eps=0.1)
+    run: Annotated[RunOptions, Flat] = _RUN
+
+
+PRESETS: dict[str, Args] = {
+    "gpu": Args(),
+    # CPU-sized: 2 learners x 2 games x 32 steps per meta-epoch; short evaluation games.
+    "cpu": Args(preset="cpu", ppmo=dataclasses.replace(_PPMO, meta_epochs=20, num_learners=2, num_envs=2,
+                                                       num_steps=32, num_minibatches=2),
+                run=dataclasses.replace(_RUN, eval_every=10, eval_learners=2, final_eval_learners=4,
+                                        eval_max_steps=2000)),
+}
 
 
 def validate(args: Args) -> tuple[Args, object]:
-    """Fill preset values and k_min; reject bad arguments (and unknown games) before compiling."""
-    from jaxdistill.distill.kmin import k_min
+    """Reject bad arguments (and unknown games) before compiling; fill k and the run directory."""
     from jaxdistill.envs import make
 
-    args, errors = validate_image_args(args, PRESETS, ("distiller_lr",))
-    check_positive(args, ("eval_max_steps",), errors)
+    errors = validate_image_args(args, "experiments.atari")
     env = None
     try:
         env = make(args.env if args.env.endswith("-v5") else f"{args.env}-v5")
     except ValueError as e:
         errors.append(str(e))
-    if errors:
-        raise SystemExit("experiments.atari: error: " + "; ".join(errors))
-    args = dataclasses.replace(args, env=env.game, k=args.k or k_min(env.spec.num_actions))
-    if args.run_dir is None:
-        what = f"k{args.k}_l{args.encoder_layers}_ppmo" if args.method == "ppmo" else "ppo"
-        args = dataclasses.replace(args, run_dir=Path("runs") / f"atari_{env.game.lower()}_{what}_s{args.seed}")
-    check_run_dir(args.run_dir, "experiments.atari")
+    fail("experiments.atari", errors)
+    args = dataclasses.replace(args, env=env.game, ppmo=args.ppmo.for_spec(env.spec))
+    if args.run.run_dir is None:
+        what = f"k{args.ppmo.k}_l{args.encoder_layers}_ppmo" if args.method == "ppmo" else "ppo"
+        args = dataclasses.replace(args, run=dataclasses.replace(
+            args.run, run_dir=Path("runs") / f"atari_{env.game.lower()}_{what}_s{args.run.seed}"))
+    check_run_dir(args.run.run_dir, "experiments.atari")
     return args, env
 
 
@@ -89,11 +91,15 @@ def nature_cnn(encoder_layers: int = 0, output_gain: float = 0.01):
 def main(args: Args) -> dict:
     args, env = validate(args)
     title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {env.game} (EnvPool)"
-    result = run_image_method(args, env, nature_cnn, f"fresh Nature-CNN learners (l={args.encoder_layers})", title,
-                              ("sampled",), eval_max_steps=args.eval_max_steps)
-    print_results(args.run_dir, title, result, intro="Unclipped full-game scores.\n\n")
+    result = run_image_method(args, env, nature_cnn, f"fresh Nature-CNN learners (l={args.encoder_layers})", title)
+    print_results(args.run.run_dir, title, result, intro="Unclipped full-game scores.\n\n")
     return result
 
 
+def parse(argv: list[str] | None = None) -> Args:
+    """The command line (``sys.argv[1:]`` by default) as :class:`Args`, defaults from the ``--preset`` preset."""
+    return cli(Args, PRESETS, "preset", argv)
+
+
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(parse())

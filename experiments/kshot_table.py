@@ -159,9 +159,13 @@ def main(args: Args) -> list[dict]:
             from experiments.cartpole import Args as DistillArgs
             from experiments.cartpole import main as distill
 
-            distill(DistillArgs(dims=n_dims, k=k, seed=args.seed, run_dir=path.parent, progress=False))
+            defaults = DistillArgs()
+            distill(dataclasses.replace(
+                defaults, dims=n_dims, ppmo=dataclasses.replace(defaults.ppmo, k=k),
+                run=dataclasses.replace(defaults.run, seed=args.seed, run_dir=path.parent, progress=False)))
         env = make(cartpole_id(n_dims))
-        dataset, meta = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0], expect_num_actions=env.spec.num_actions)
+        dataset, meta = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0],
+                                     expect_num_actions=env.spec.num_actions)
         for name in args.distributions:
             dist = get_distribution(name)
             t0 = time.perf_counter()

@@ -18,57 +18,59 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Literal
-
-import tyro
+from typing import Annotated, Literal
 
 from experiments.common import (
-    ImageRunArgs,
+    Flat,
+    ImageArgs,
+    PPMOOptions,
     check_run_dir,
+    cli,
+    fail,
     print_results,
     run_image_method,
     validate_image_args,
 )
-from jaxdistill.run.harness import summarize
+from jaxdistill.run.harness import RunOptions, summarize
 
 # HaDES (Tang et al.), k-shot return of a 16-pair distilled MinAtar dataset, as quoted in the issue.
 HADES_16 = {"Breakout": 8.8, "SpaceInvaders": 19.2, "Asterix": 3.9}
 
-PRESETS = {
-    # A GPU-sized run: 32 learners x 16 envs x 128 steps = 65k env steps per meta-epoch.
-    "gpu": {"meta_epochs": 2000, "num_learners": 32, "num_envs": 16, "num_steps": 128, "num_minibatches": 8,
-            "eval_every": 50, "eval_learners": 256},
-    # A laptop-CPU run: 4 learners x 8 envs x 64 steps = 2048 env steps per meta-epoch.
-    "cpu": {"meta_epochs": 300, "num_learners": 4, "num_envs": 8, "num_steps": 64, "num_minibatches": 4,
-            "eval_every": 25, "eval_learners": 64},
-}
+# MinAtar's learners act stochastically: evaluations sample (the headline figures), greedy is in the table too.
+_RUN = RunOptions(eval_every=50, eval_learners=256, eval_policy="sampled", final_policies=("sampled", "greedy"))
+_PPMO = PPMOOptions(meta_epochs=2000, num_learners=32, num_envs=16, num_steps=128, num_minibatches=8,
+                    distiller_lr=1e-3, ent_coef=0.01)
 
 
 @dataclasses.dataclass
-class Args(ImageRunArgs):
+class Args(ImageArgs):
     env: Literal["Breakout", "SpaceInvaders", "Asterix", "Freeway"] = "Breakout"
     """MinAtar game (gymnax ``<game>-MinAtar``)."""
-    distiller_lr: float = 1e-3
-    """Adam learning rate of the synthetic images and labels."""
-    final_eval_learners: int = 1000
-    """Fresh learners in the final k-shot table."""
+    # The defaults are the GPU-sized preset: 32 learners x 16 envs x 128 steps = 65k env steps per meta-epoch.
+    ppmo: Annotated[PPMOOptions, Flat] = _PPMO
+    run: Annotated[RunOptions, Flat] = _RUN
+
+
+PRESETS: dict[str, Args] = {
+    "gpu": Args(),
+    # A laptop-CPU run: 4 learners x 8 envs x 64 steps = 2048 env steps per meta-epoch.
+    "cpu": Args(preset="cpu", ppmo=dataclasses.replace(_PPMO, meta_epochs=300, num_learners=4, num_envs=8,
+                                                       num_steps=64, num_minibatches=4),
+                run=dataclasses.replace(_RUN, eval_every=25, eval_learners=64)),
+}
 
 
 def validate(args: Args) -> Args:
-    """Fill preset values and defaults; reject bad arguments before anything is compiled."""
-    from jaxdistill.distill.kmin import k_min
+    """Reject bad arguments before anything is compiled; fill k and the run directory."""
+    fail("experiments.minatar", validate_image_args(args, "experiments.minatar"))
     from jaxdistill.envs import make, minatar_id
 
-    args, errors = validate_image_args(args, PRESETS, ("distiller_lr",))
-    if errors:
-        raise SystemExit("experiments.minatar: error: " + "; ".join(errors))
-    env = make(minatar_id(args.env))
-    if args.k is None:
-        args = dataclasses.replace(args, k=k_min(env.spec.num_actions))
-    if args.run_dir is None:
-        what = f"k{args.k}_l{args.encoder_layers}_ppmo" if args.method == "ppmo" else "ppo"
-        args = dataclasses.replace(args, run_dir=Path("runs") / f"minatar_{args.env.lower()}_{what}_s{args.seed}")
-    check_run_dir(args.run_dir, "experiments.minatar")
+    args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(make(minatar_id(args.env)).spec))
+    if args.run.run_dir is None:
+        what = f"k{args.ppmo.k}_l{args.encoder_layers}_ppmo" if args.method == "ppmo" else "ppo"
+        args = dataclasses.replace(args, run=dataclasses.replace(
+            args.run, run_dir=Path("runs") / f"minatar_{args.env.lower()}_{what}_s{args.run.seed}"))
+    check_run_dir(args.run.run_dir, "experiments.minatar")
     return args
 
 
@@ -86,16 +88,20 @@ def main(args: Args) -> dict:
 
     env = make(minatar_id(args.env))
     title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {args.env}-MinAtar"
-    # The MinAtar figures are sampled: MinAtar's learners are stochastic policies (greedy is in the table too).
     result = run_image_method(args, env, minatar_learner, f"fresh MinAtar CNN learners (l={args.encoder_layers})",
-                              title, ("sampled", "greedy"))
-    random_returns = random_policy_returns(env, run_keys(args.seed)[2], args.final_eval_learners)
+                              title)
+    random_returns = random_policy_returns(env, run_keys(args.run.seed)[2], args.run.final_eval_learners)
     result["kshot"].append(summarize(random_returns, "uniformly random policy", "sampled"))
     result["hades_16"] = HADES_16.get(args.env)
     intro = "" if result["hades_16"] is None else f"HaDES with 16 pairs (published): {result['hades_16']}\n\n"
-    print_results(args.run_dir, title, result, intro)
+    print_results(args.run.run_dir, title, result, intro)
     return result
 
 
+def parse(argv: list[str] | None = None) -> Args:
+    """The command line (``sys.argv[1:]`` by default) as :class:`Args`, defaults from the ``--preset`` preset."""
+    return cli(Args, PRESETS, "preset", argv)
+
+
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(parse())

@@ -21,10 +21,10 @@ def tiny_ppmo_config() -> PPMOConfig:
 @pytest.fixture(scope="session")
 def distilled_1d(tmp_path_factory) -> dict:
     """The README's main job (1-D cart-pole, k=2, defaults), run once for the whole session."""
-    from experiments.cartpole import Args, main
+    from experiments.cartpole import main, parse
 
     run_dir: Path = tmp_path_factory.mktemp("main_job") / "run"
-    result = main(Args(run_dir=run_dir, progress=False, tensorboard=True))
+    result = main(parse(["--run-dir", str(run_dir), "--no-progress"]))
     return {"result": result, "run_dir": run_dir}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cartpole import Args, validate
+from experiments.cartpole import parse, validate
 from jaxdistill.distill.dataset import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,11 +36,17 @@ def test_unknown_method_is_rejected():
     assert proc.returncode != 0 and "dqn" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_defaults_fill_k_min_and_run_dir():
-    args = validate(Args(dims=3))
-    assert args.k == 4 and args.run_dir == Path("runs/cartpole3d_k4_ppmo_s0")
+def test_defaults_fill_k_min_and_run_dir(tmp_path):
+    args = validate(parse(["--dims", "3", "--run-dir", str(tmp_path / "r")]))
+    assert args.ppmo.k == 4 and args.run.run_dir == tmp_path / "r"
+    assert validate(parse(["--dims", "2"])).run.run_dir == Path("runs/cartpole2d_k3_ppmo_s0")
+    args = parse(["--k", "7", "--ppo.total-timesteps", "1000", "--final-policies", "greedy", "sampled"])
+    assert (args.ppmo.k, args.ppo.total_timesteps, args.run.final_policies) == (7, 1000, ("greedy", "sampled"))
+    assert args.ppmo.meta_epochs == 3000 and args.run.target_return == 499.0  # the experiment's defaults
     with pytest.raises(SystemExit, match="--k must be >= 1"):
-        validate(Args(k=-2))
+        validate(parse(["--k", "-2"]))
+    with pytest.raises(SystemExit, match="--ppo.num-envs must be >= 1"):
+        validate(parse(["--ppo.num-envs", "0"]))
 
 
 def test_main_job_distills_1d_cartpole_to_495_with_all_outputs(distilled_1d):
@@ -57,14 +63,31 @@ def test_main_job_distills_1d_cartpole_to_495_with_all_outputs(distilled_1d):
     assert json.loads((run_dir / "results.json").read_text())["kshot"][0]["mean"] == table["mean"]
 
 
-def test_ppo_method_runs_end_to_end(tmp_path):
-    from experiments.cartpole import main
+def test_gaussian_ppo_runs_end_to_end_through_the_gymnax_cli(tmp_path):
+    """PPO's path through the harness, with a continuous action space (Pendulum's preset, shortened)."""
+    from experiments.gymnax import main, parse
 
-    result = main(Args(method="ppo", ppo_timesteps=4 * 128 * 20, eval_every=10, eval_learners=8,
-                       final_eval_learners=16, run_dir=tmp_path / "ppo", progress=False, tensorboard=False))
-    assert result["method"] == "ppo" and result["updates"] == 20
-    assert result["kshot"][0]["n"] == 16
+    args = parse(["--env", "Pendulum-v1", "--method", "ppo", "--ppo.total-timesteps", str(16 * 128 * 10),
+                  "--eval-every", "5", "--eval-learners", "8", "--final-eval-learners", "16", "--run-dir",
+                  str(tmp_path / "ppo"), "--no-progress", "--no-tensorboard"])
+    assert (args.ppo.gamma, args.ppo.num_envs, args.ppo.reward_scale) == (0.9, 16, 0.1)  # the typed preset
+    result = main(args)
+    assert result["method"] == "ppo" and result["updates"] == 10
+    assert [r["policy"] for r in result["kshot"]] == ["greedy", "sampled"] and result["kshot"][0]["n"] == 16
+    assert all(-2000.0 < r["mean"] <= 0.0 for r in result["kshot"])  # Pendulum's rewards are in [-16.3, 0]
     assert (tmp_path / "ppo" / "learning_curve.png").exists()
+    rows = (tmp_path / "ppo" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3 and "step_weighted_return" in rows[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--run-dir", "/proc/forbidden"], "cannot write the run directory /proc/forbidden"),
+    (["--env", "NoSuchEnv-v0"], "unknown environment id"),
+])
+def test_gymnax_cli_rejects_unusable_runs_in_one_line(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "experiments.gymnax", *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_kshot_table_writes_table1_with_the_papers_numbers(tmp_path):

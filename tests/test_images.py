@@ -156,11 +156,14 @@ def test_minatar_action_names_follow_each_games_action_set():
 
 
 def test_minatar_cli_runs_and_writes_its_outputs(tmp_path):
-    from experiments.minatar import Args, main
+    from experiments.minatar import main, parse
 
-    args = Args(env="Breakout", preset="cpu", k=3, encoder_layers=3, meta_epochs=2, num_learners=2, num_envs=2,
-                num_steps=16, num_minibatches=2, update_epochs=1, eval_every=2, eval_learners=4,
-                final_eval_learners=8, run_dir=tmp_path / "run", progress=False, tensorboard=False)
+    args = parse(["--env", "Breakout", "--preset", "cpu", "--k", "3", "--encoder-layers", "3", "--meta-epochs", "2",
+                  "--num-learners", "2", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2",
+                  "--update-epochs", "1", "--eval-every", "2", "--eval-learners", "4", "--final-eval-learners", "8",
+                  "--run-dir", str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
+    assert args.ppmo.distiller_lr == 1e-3 and args.run.eval_policy == "sampled"  # the MinAtar defaults
+    assert parse(["--preset", "cpu"]).ppmo.num_learners == 4 and parse([]).ppmo.num_learners == 32  # typed presets
     result = main(args)
     assert result["meta_epochs"] == 2 and result["env_steps"] == 2 * 2 * 2 * 16
     for name in ("dataset/dataset.npz", "dataset/encoder.npz", "dataset.png", "learning_curve.png", "results.md",
@@ -193,14 +196,16 @@ def test_atari_vec_env_resets_games_not_lives_and_scores_whole_games():
 
 
 def test_atari_cli_runs_writes_and_resumes(tmp_path):
-    from experiments.atari import Args, main
+    from experiments.atari import main, parse
 
-    args = Args(env="Pong", preset="cpu", encoder_layers=4, meta_epochs=2, num_learners=1, num_envs=2, num_steps=8, num_minibatches=2,
-                update_epochs=1, eval_every=1, eval_learners=1, final_eval_learners=2, eval_max_steps=20,
-                run_dir=tmp_path / "run", progress=False, tensorboard=False)
-    first = main(dataclasses.replace(args, meta_epochs=1))
+    args = parse(["--env", "Pong", "--preset", "cpu", "--encoder-layers", "4", "--meta-epochs", "2", "--num-learners",
+                  "1", "--num-envs", "2", "--num-steps", "8", "--num-minibatches", "2", "--update-epochs", "1",
+                  "--eval-every", "1", "--eval-learners", "1", "--final-eval-learners", "2", "--eval-max-steps", "20",
+                  "--run-dir", str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
+    assert args.ppmo.clip_eps == 0.1 and args.ppo.clip_eps == 0.1  # CleanRL's Atari clip range
+    first = main(dataclasses.replace(args, ppmo=dataclasses.replace(args.ppmo, meta_epochs=1)))
     assert first["k"] == 4 and first["meta_epochs"] == 1
-    resumed = main(dataclasses.replace(args, resume=True))
+    resumed = main(dataclasses.replace(args, run=dataclasses.replace(args.run, resume=True)))
     assert resumed["meta_epochs"] == 2
     for name in ("dataset/dataset.npz", "dataset/encoder.npz", "checkpoints", "dataset.png", "results.md"):
         assert (tmp_path / "run" / name).exists(), name

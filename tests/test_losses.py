@@ -43,6 +43,7 @@ def test_truncated_steps_bootstrap_from_final_observation():
         obs=obs, action=jnp.zeros((T, E), jnp.int32), log_prob=jnp.zeros((T, E)), reward=jnp.ones((T, E)),
         terminated=jnp.array([[False], [False], [True]]), truncated=jnp.array([[False], [True], [True]]),
         final_obs=final_obs, episode_return=jnp.zeros((T, E)), episode_length=jnp.zeros((T, E)),
+        last_return=jnp.zeros((T, E)),
     )
     value_fn = lambda o: o[..., 0] * 10.0  # V(obs)=0, V(final_obs)=20  # noqa: E731
     adv, ret = advantages_and_targets(value_fn, traj, jnp.zeros((E, 1)), gamma=0.5, gae_lambda=1.0)
@@ -85,3 +86,42 @@ def test_inner_mse_is_mean_over_all_elements_and_value_loss_is_half_mse():
     y = jnp.zeros((3, 2))
     assert float(inner_mse_loss(out, y)) == (1 + 4 + 9 + 16) / 6
     assert float(value_loss(jnp.array([1.0, 3.0]), jnp.array([0.0, 0.0]))) == 0.5 * (1 + 9) / 2
+
+
+def test_episode_stats_count_each_episode_once_and_steps_like_purejaxrl():
+    """Two envs: one finishes a 500 episode at its last step, one fails after 2 steps, twice. Per episode
+    the mean is (500 + 2 + 2) / 3; step-weighted (PureJaxRL's LogWrapper count) each step carries the latest
+    finished return, 0 before any."""
+    from jaxdistill.rl.rollout import episode_stats
+
+    T = 4
+    done = jnp.array([[False, False], [False, True], [False, False], [True, True]])
+    ep_ret = jnp.array([[0.0, 0.0], [0.0, 2.0], [0.0, 0.0], [500.0, 2.0]])
+    last = jnp.array([[0.0, 0.0], [0.0, 2.0], [0.0, 2.0], [500.0, 2.0]])
+    z = jnp.zeros((T, 2))
+    traj = Transition(obs=z, action=z, log_prob=z, reward=z, terminated=done, truncated=jnp.zeros_like(done),
+                      final_obs=z, episode_return=ep_ret, episode_length=z, last_return=last)
+    stats = episode_stats(traj)
+    assert int(stats["episodes"]) == 3
+    np.testing.assert_allclose(float(stats["episode_return"]), 504.0 / 3, rtol=1e-6)
+    np.testing.assert_allclose(float(stats["step_weighted_return"]), 506.0 / 8, rtol=1e-6)
+
+
+def test_rollout_carries_the_latest_finished_return_across_steps():
+    from jaxdistill.envs import make
+    from jaxdistill.policy.distributions import Categorical
+    from jaxdistill.rl.rollout import collect_rollout, reset_runner
+
+    env = make("CartPole1D-v1")
+    runner = reset_runner(jax.random.PRNGKey(0), env, 3)
+    always_left = lambda obs: jnp.tile(jnp.array([10.0, -10.0]), (obs.shape[0], 1))  # noqa: E731
+    runner, traj = collect_rollout(jax.random.PRNGKey(1), env, Categorical(2), always_left, runner, 60)
+    done = np.asarray(traj.terminated | traj.truncated)
+    last = np.asarray(traj.last_return)
+    for e in range(3):
+        current = 0.0
+        for t in range(60):
+            if done[t, e]:
+                current = float(traj.episode_return[t, e])
+            assert last[t, e] == current
+    assert done.sum() >= 3 and np.all(np.asarray(runner.last_return) == last[-1])

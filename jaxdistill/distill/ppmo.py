@@ -26,6 +26,7 @@ from flax import struct
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.distill.inner import inner_train, train_fresh_learners
+from jaxdistill.distill.kmin import k_min
 from jaxdistill.envs.spec import EnvSpec
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import Categorical, for_spec
@@ -43,8 +44,9 @@ from jaxdistill.rl.rollout import (
 
 @dataclasses.dataclass(frozen=True)
 class PPMOConfig:
-    k: int = 2
-    """Number of synthetic (state, soft label) pairs."""
+    k: int | None = None
+    """Number of synthetic (state, soft label) pairs; None: k_min = ceil(c / 2) + 1 for the environment's
+    c actions (2 x dims for continuous actions)."""
     meta_epochs: int = 200
     """Meta-epochs (outer iterations) of a whole run."""
     learner: LearnerSpec | ConvSpec = LearnerSpec()
@@ -77,11 +79,15 @@ class PPMOConfig:
     y_init_scale: float = 1.0
     """Std of the Gaussian initial soft labels Y."""
     gamma: float = 0.99
+    """Discount."""
     gae_lambda: float = 0.95
+    """GAE's lambda."""
     clip_eps: float = 0.2
+    """Clip range of the probability ratio in the meta-loss."""
     ent_coef: float = 0.0
     """Entropy bonus on the trained learner's policy inside the meta-loss."""
     vf_coef: float = 0.5
+    """Weight of the critic's value loss (unclipped, as in the paper)."""
     max_grad_norm: float = 0.5
     """Global-norm clip of the dataset's and the critic's gradients."""
     init_log_std: float = 0.0
@@ -91,6 +97,13 @@ class PPMOConfig:
     """Project the learned inner lr to at least this after every update (None: unconstrained).
     Unconstrained, it can turn negative, making the inner step gradient *ascent* and the soft
     labels point away from the actions they teach."""
+
+    def for_spec(self, spec: EnvSpec) -> "PPMOConfig":
+        """This config with ``k`` filled in for ``spec`` when it is None."""
+        if self.k is not None:
+            return self
+        c = spec.num_actions if spec.discrete else 2 * spec.num_actions
+        return dataclasses.replace(self, k=k_min(c))
 
     @property
     def env_steps_per_meta_epoch(self) -> int:
@@ -166,6 +179,7 @@ class PPMO(NamedTuple):
 def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     """Build PPMO's pure functions for ``config`` on environments described by ``spec``; the dataset
     travels inside the state as a traced argument, so one compilation serves every run and dataset."""
+    config = config.for_spec(spec)
     dist = for_spec(spec, config.init_log_std)
     num_outputs = dist.num_outputs
     learner = config.learner

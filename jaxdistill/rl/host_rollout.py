@@ -17,14 +17,16 @@ from jaxdistill.rl.rollout import Transition
 
 
 def host_rollout(vec_env: HostVecEnv, obs: np.ndarray, act: Callable, key: jax.Array, num_steps: int,
-                 groups: int) -> tuple[Transition, jax.Array, np.ndarray, list[tuple[float, int]]]:
+                 groups: int, last_returns: np.ndarray) -> tuple[Transition, jax.Array, np.ndarray,
+                                                                 list[tuple[float, int]]]:
     """``num_steps`` steps of ``vec_env``, whose N = groups x E environments form ``groups`` groups
     (one per acting policy). ``act(key, obs (groups, E, ...)) -> (actions, log_probs)`` is jitted;
     one key per step serves every group.
 
     Returns the rollout as a :class:`Transition` of shape (groups, T, E, ...), the next observations
     (groups, E, ...), the flat next observations (N, ...) to carry on with, and the (return, length)
-    of every scored episode that ended.
+    of every scored episode that ended. ``last_returns`` (N,), each environment's latest scored return,
+    is updated in place (it feeds ``Transition.last_return``).
     """
     n = obs.shape[0]
     per_group = n // groups
@@ -36,7 +38,9 @@ def host_rollout(vec_env: HostVecEnv, obs: np.ndarray, act: Callable, key: jax.A
         out = vec_env.step(flat_actions)
         ended = ~np.isnan(out.episode_return)
         episodes += list(zip(out.episode_return[ended].tolist(), out.episode_length[ended].tolist()))
-        steps.append({"obs": obs, "action": flat_actions, "log_prob": log_probs.reshape(n), **out._asdict()})
+        last_returns[ended] = out.episode_return[ended]
+        steps.append({"obs": obs, "action": flat_actions, "log_prob": log_probs.reshape(n), **out._asdict(),
+                      "last_return": last_returns.copy()})
         obs = out.obs
 
     def stacked(name, dtype=None):
@@ -49,6 +53,7 @@ def host_rollout(vec_env: HostVecEnv, obs: np.ndarray, act: Callable, key: jax.A
         obs=stacked("obs"), action=stacked("action"), log_prob=stacked("log_prob", np.float32),
         reward=stacked("reward", np.float32), terminated=stacked("terminated"), truncated=stacked("truncated"),
         final_obs=stacked("final_obs"), episode_return=zeros, episode_length=zeros.astype(jnp.int32),
+        last_return=stacked("last_return", np.float32),
     )
     return traj, jnp.asarray(obs.reshape(groups, per_group, *obs.shape[1:])), obs, episodes
 

@@ -63,6 +63,12 @@ def ppo_policy_loss(
     return loss, info
 
 
-def value_loss(values: jax.Array, targets: jax.Array) -> jax.Array:
-    """0.5 * MSE to the GAE returns (no value clipping, as in the paper)."""
-    return 0.5 * jnp.mean(jnp.square(values - targets))
+def value_loss(values: jax.Array, targets: jax.Array, old_values: jax.Array | None = None,
+               clip_eps: float = 0.2) -> jax.Array:
+    """0.5 * MSE to the GAE returns; with ``old_values`` (the values at rollout time), PPO's clipped
+    form: the larger of the plain error and the error of the value moved at most ``clip_eps`` from
+    the old one (the paper turns this off; CleanRL and PureJaxRL keep it)."""
+    if old_values is None:
+        return 0.5 * jnp.mean(jnp.square(values - targets))
+    clipped = old_values + jnp.clip(values - old_values, -clip_eps, clip_eps)
+    return 0.5 * jnp.mean(jnp.maximum(jnp.square(values - targets), jnp.square(clipped - targets)))

@@ -20,6 +20,7 @@ class RunnerState:
     obs: jax.Array  # (E, *obs_shape)
     episode_return: jax.Array  # (E,) running undiscounted return of the current episode
     episode_length: jax.Array  # (E,)
+    last_return: jax.Array  # (E,) return of the latest finished episode, 0 before the first
 
 
 @struct.dataclass
@@ -33,12 +34,13 @@ class Transition:
     final_obs: jax.Array  # observation reached by the step, before any auto-reset
     episode_return: jax.Array  # the finished episode's return where done, else 0
     episode_length: jax.Array
+    last_return: jax.Array  # after this step, the return of the env's latest finished episode (0 before any)
 
 
 def reset_runner(key: jax.Array, env, num_envs: int) -> RunnerState:
     obs, env_state = jax.vmap(env.reset, (0, None))(jax.random.split(key, num_envs), env.params)
     zeros = jnp.zeros((num_envs,), jnp.float32)
-    return RunnerState(env_state, obs, zeros, zeros.astype(jnp.int32))
+    return RunnerState(env_state, obs, zeros, zeros.astype(jnp.int32), zeros)
 
 
 def collect_rollout(
@@ -67,6 +69,7 @@ def collect_rollout(
         done = jnp.logical_or(terminated, truncated)
         ep_ret = runner.episode_return + reward
         ep_len = runner.episode_length + 1
+        last_return = jnp.where(done, ep_ret, runner.last_return)
         transition = Transition(
             obs=runner.obs,
             action=action,
@@ -77,8 +80,9 @@ def collect_rollout(
             final_obs=out.final_obs,
             episode_return=jnp.where(done, ep_ret, 0.0),
             episode_length=jnp.where(done, ep_len, 0),
+            last_return=last_return,
         )
-        runner = RunnerState(env_state, out.obs, jnp.where(done, 0.0, ep_ret), jnp.where(done, 0, ep_len))
+        runner = RunnerState(env_state, out.obs, jnp.where(done, 0.0, ep_ret), jnp.where(done, 0, ep_len), last_return)
         return runner, transition
 
     return jax.lax.scan(step, runner, jax.random.split(key, num_steps))
@@ -102,7 +106,11 @@ def advantages_and_targets(
 
 
 def episode_stats(traj: Transition) -> dict:
-    """Mean return and length of the episodes that finished inside ``traj`` (NaN if none)."""
+    """Mean return and length of the episodes that finished inside ``traj`` (NaN if none), each episode
+    counted once; and ``step_weighted_return``, the mean over every step and environment of the latest
+    finished episode's return (what PureJaxRL plots, gymnax's ``LogWrapper.returned_episode_returns``:
+    it counts a long episode once per step, so it sits above the per-episode mean while short failures
+    still happen)."""
     done = jnp.logical_or(traj.terminated, traj.truncated)
     n = done.sum()
     safe = jnp.maximum(n, 1)
@@ -110,6 +118,7 @@ def episode_stats(traj: Transition) -> dict:
         "episodes": n,
         "episode_return": jnp.where(n > 0, traj.episode_return.sum() / safe, jnp.nan),
         "episode_length": jnp.where(n > 0, traj.episode_length.sum() / safe, jnp.nan),
+        "step_weighted_return": traj.last_return.mean(),
     }
 
 

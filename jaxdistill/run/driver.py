@@ -122,6 +122,7 @@ class HostTrainer(Trainer):
         self._act = jax.jit(act)
         self.vec_env = None
         self.obs = None
+        self.last_returns = None
 
     def init(self, key: jax.Array) -> TrainState:
         """The fresh state, and the environments seeded from the run's environment key."""
@@ -130,6 +131,7 @@ class HostTrainer(Trainer):
         num = self.agent.num_groups * self.agent.num_envs
         self.vec_env = self.env.vector(num, seed=host_seed(init_keys(key)[2]), training=True)
         self.obs = self.vec_env.reset()
+        self.last_returns = np.zeros(num)
         return self._init(key)
 
     def _iteration(self, state: TrainState):
@@ -137,7 +139,7 @@ class HostTrainer(Trainer):
         actors = self._actors(k_actors, state.agent)
         act = functools.partial(self._act, state.agent, actors)
         traj, last_obs, self.obs, episodes = host_rollout(self.vec_env, self.obs, act, k_roll, self.agent.num_steps,
-                                                          self.agent.num_groups)
+                                                          self.agent.num_groups, self.last_returns)
         agent_state, metrics = self._learn(state.agent, k_learn, actors, traj, last_obs)
         state = TrainState(agent_state, (), key, state.iteration + 1)
         return state, {**jax.device_get(metrics), **episode_metrics(episodes)}

@@ -114,6 +114,7 @@ def format_table(rows: list[dict]) -> str:
 def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, title: str,
              gpu_sized: bool = False) -> dict:
     """Distil ``env`` with PPMO; returns the result dict (also written to ``results.json``)."""
+    config = config.for_spec(env.spec)
     ppmo = make_ppmo(config, env.spec)
     trainer = make_trainer(env, ppmo.agent, run.eval_every)
     learners = fresh_learners(env, config.learner)
