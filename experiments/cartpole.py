@@ -79,7 +79,7 @@ def main(args: Args) -> dict:
 
 def parse(argv: list[str] | None = None) -> Args:
     """The command line (``sys.argv[1:]`` by default) as :class:`Args`."""
-    return cli(Args, {}, "dims", argv)
+    return cli(Args, {}, "preset", argv)  # cart-pole has no presets
 
 
 if __name__ == "__main__":

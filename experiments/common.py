@@ -86,7 +86,7 @@ def fail(prog: str, errors: list[str]) -> None:
 
 def cli(args_type, presets: dict, key: str, argv: list[str] | None = None):
     """``tyro.cli`` whose defaults come from the typed preset named by ``--<key>`` (every flag given on the
-    command line still wins). An unknown name falls back to ``args_type``'s own defaults with that key."""
+    command line still wins); without such a preset, ``args_type``'s own defaults."""
     argv = sys.argv[1:] if argv is None else argv
     name = None
     for i, token in enumerate(argv):
@@ -94,10 +94,7 @@ def cli(args_type, presets: dict, key: str, argv: list[str] | None = None):
             name = argv[i + 1]
         elif token.startswith(f"--{key}="):
             name = token.split("=", 1)[1]
-    default = presets.get(name)
-    if default is None:  # no preset by that name: the type's defaults (tyro reports a name it refuses)
-        default = args_type(**({key: name} if name is not None else {}))
-    return tyro.cli(args_type, args=argv, default=default, config=(tyro.conf.AvoidSubcommands,))
+    return tyro.cli(args_type, args=argv, default=presets.get(name), config=(tyro.conf.AvoidSubcommands,))
 
 
 def print_results(run_dir: Path, title: str, result: dict, intro: str = "") -> None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 from pathlib import Path
 
-import jax
-import pytest
+# One persistent XLA compilation cache for the whole session, in this process and in the CLI processes the
+# tests start (they inherit the environment): a program compiled once (the cart-pole CLI's, say) is loaded,
+# not compiled again, by every later run of it. Set before jax is imported, which reads these then.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxdistill-test-xla-cache-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 from jaxdistill.distill.ppmo import PPMOConfig
 

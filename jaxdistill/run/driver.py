@@ -84,7 +84,8 @@ def make_train(env: JaxEnv, agent: Agent, num_iterations: int) -> Callable[[jax.
 class Trainer:
     """``init(key) -> TrainState`` and ``chunk(state) -> (state, metrics)`` (``per_chunk`` iterations, with
     the metrics stacked per iteration), both ready to call: the run harness never compiles anything itself.
-    ``on_iteration(iteration)``, if set, is called after every iteration of a host chunk."""
+    ``on_iteration(iteration)``, if set, is called after every iteration (from inside the jitted scan
+    for in-graph environments), so a progress bar moves while a long chunk runs."""
 
     on_iteration: Callable[[int], None] | None = None
 
@@ -97,7 +98,20 @@ class InGraphTrainer(Trainer):
     def __init__(self, env: JaxEnv, agent: Agent, per_chunk: int):
         self.env, self.agent = env, agent
         self.init = jax.jit(partial(init_state, env, agent))
-        self.chunk = jax.jit(iterations(env, agent, per_chunk))
+
+        def chunk(state: TrainState):
+            def body(state, _):
+                state, metrics = iteration(env, agent, state)
+                jax.debug.callback(self._tick, state.iteration)  # a side effect only: the numbers are unchanged
+                return state, metrics
+
+            return jax.lax.scan(body, state, None, length=per_chunk)
+
+        self.chunk = jax.jit(chunk)
+
+    def _tick(self, it) -> None:
+        if self.on_iteration is not None:
+            self.on_iteration(int(it))
 
 
 class HostTrainer(Trainer):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -67,24 +66,12 @@ def _announce(what: str, env, steps_per_iteration: int, iterations: int, run_dir
           f"{iterations} iterations -> {run_dir}", file=sys.stderr)
     print(f"[jaxdistill] running on {device_summary()}", file=sys.stderr)
     if gpu_sized and jax.default_backend() == "cpu":
-        print("[jaxdistill] warning: these are GPU-sized settings on a CPU; the time per chunk below tells how "
-              "long the run takes (use --preset cpu for a run sized for a CPU)", file=sys.stderr)
+        print("[jaxdistill] warning: these are GPU-sized settings on a CPU; an estimate of the run's time follows "
+              "its first iterations (--preset cpu sizes a run for a CPU)", file=sys.stderr)
 
 
-def _eta_callback(total: int, start_iteration: int, gpu_sized: bool):
-    """After the first chunk on a CPU with GPU-sized settings: print the estimated total time."""
-    t0, said = time.perf_counter(), [not (gpu_sized and jax.default_backend() == "cpu")]
-
-    def on_chunk(it: int, row: dict) -> None:
-        if said[0] or it <= start_iteration:
-            return
-        per_iteration = (time.perf_counter() - t0) / (it - start_iteration)
-        print(f"\n[jaxdistill] estimate: {per_iteration:.1f} s per iteration, about "
-              f"{per_iteration * (total - it) / 3600:.1f} h for the remaining {total - it} iterations on this CPU; "
-              "--preset cpu sizes a run for a CPU", file=sys.stderr)
-        said[0] = True
-
-    return on_chunk
+def _eta_note(gpu_sized: bool) -> str | None:
+    return "--preset cpu sizes a run for a CPU" if gpu_sized and jax.default_backend() == "cpu" else None
 
 
 def _plot_dataset(env, dataset, path: Path, title: str, channels_first: bool) -> None:
@@ -128,7 +115,7 @@ def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, ti
         run_dir=run.run_dir, seed=run.seed, config=config_to_dict(config), may_change=("meta_epochs",),
         target_return=run.target_return, checkpoint_interval_s=run.checkpoint_interval_s, resume=run.resume,
         tensorboard=run.tensorboard, progress=run.progress, desc=title,
-        on_chunk=_eta_callback(config.meta_epochs, 0, gpu_sized),
+        eta_note=_eta_note(gpu_sized),
     )
     dataset, encoder = ppmo.artefact(result.state.agent)
     meta_epochs = int(result.state.iteration)
@@ -179,7 +166,7 @@ def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: b
         run_dir=run.run_dir, seed=run.seed, config=config_to_dict(config), may_change=("total_timesteps",),
         target_return=run.target_return, checkpoint_interval_s=run.checkpoint_interval_s, resume=run.resume,
         tensorboard=run.tensorboard, progress=run.progress, desc=title,
-        on_chunk=_eta_callback(config.num_updates, 0, gpu_sized),
+        eta_note=_eta_note(gpu_sized),
     )
     final_key = run_keys(run.seed)[2]
     table = [summarize(make_actor_evaluate(env, agent, run.final_eval_learners, policy == "greedy",

@@ -82,11 +82,14 @@ def _raise_interrupted(signum, frame):
 
 
 class Progress:
-    """The progress bar: moved after every chunk and, for host-stepped trainers, after every iteration,
-    with environment steps per second measured from the first iteration on."""
+    """The progress bar, moved after every iteration, with environment steps per second measured from the
+    first iteration on (compilation excluded). With ``eta_note`` it also prints, once a few seconds of
+    iterations have been timed, the estimated time of the rest of the run and the note (for GPU-sized
+    settings on a CPU)."""
 
-    def __init__(self, total: int, initial: int, desc: str, env_steps_per_iteration: int, enabled: bool):
-        self.env_steps = env_steps_per_iteration
+    def __init__(self, total: int, initial: int, desc: str, env_steps_per_iteration: int, enabled: bool,
+                 eta_note: str | None = None):
+        self.total, self.env_steps, self.eta_note = total, env_steps_per_iteration, eta_note
         self.bar = None
         self._first: tuple[float, int] | None = None
         if enabled:
@@ -98,15 +101,22 @@ class Progress:
         now = time.perf_counter()
         if self._first is None:
             self._first = (now, it)
-        elif self.bar is not None:
+        elif it > self._first[1]:
             t0, it0 = self._first
-            self.bar.set_postfix(sps=f"{(it - it0) * self.env_steps / max(now - t0, 1e-9):.0f}", refresh=False)
-        if self.bar is not None:
+            seconds_per_iteration = (now - t0) / (it - it0)
+            if self.bar is not None:
+                self.bar.set_postfix(sps=f"{self.env_steps / max(seconds_per_iteration, 1e-9):.0f}", refresh=False)
+            if self.eta_note is not None and now - t0 >= 5.0:
+                print(f"\n[jaxdistill] estimate: {seconds_per_iteration:.2f} s per iteration, about "
+                      f"{seconds_per_iteration * (self.total - it) / 3600:.1f} h for the remaining "
+                      f"{self.total - it} iterations here; {self.eta_note}", file=sys.stderr)
+                self.eta_note = None
+        if self.bar is not None and it > self.bar.n:
             self.bar.update(it - self.bar.n)
 
     def chunk(self, it: int, row: dict) -> None:
+        self.iteration(it)
         if self.bar is not None:
-            self.bar.update(it - self.bar.n)
             self.bar.set_postfix(kshot=f"{row['kshot_mean']:.1f}±{row['kshot_std']:.1f}",
                                  rollout=f"{row['rollout_return']:.1f}", sps=f"{row['sps']:.0f}")
 
@@ -134,13 +144,15 @@ def train_loop(
     stop_after: int | None = None,
     desc: str = "train",
     on_chunk: Callable[[int, dict], None] | None = None,
+    eta_note: str | None = None,
 ) -> LoopResult:
     """Run ``trainer.chunk`` until ``total_iterations`` or until an evaluation reaches ``target_return``.
 
     ``trainer`` (:func:`jaxdistill.run.driver.make_trainer`) advances ``chunk`` iterations per call;
     ``evaluate_fn(key, state)`` returns per-episode returns. ``config`` must equal the checkpoint's on
     resume, except the keys in ``may_change``. ``on_chunk(iteration, row)`` is the progress callback
-    (called after every logged row). ``stop_after`` stops (with a checkpoint) after that many
+    (called after every logged row); ``eta_note``, if given, is printed with the estimated remaining time
+    once the first iterations are timed. ``stop_after`` stops (with a checkpoint) after that many
     iterations, as if the process had been killed there; it exists for tests.
     """
     run_dir = check_run_dir(run_dir)
@@ -173,7 +185,7 @@ def train_loop(
     it = int(state.iteration)
     # A run that finished its budget goes on when resumed with a larger one.
     finished = bool(meta.get("finished", False)) and (it >= total_iterations or meta.get("reached_target_at") is not None)
-    bar = Progress(total_iterations, it, desc, env_steps_per_iteration, progress)
+    bar = Progress(total_iterations, it, desc, env_steps_per_iteration, progress, eta_note)
     trainer.on_iteration = bar.iteration
     try:
         while not finished and it < total_iterations:
