@@ -18,7 +18,6 @@ metrics, checkpoints, ``learning_curve.png``, ``dataset.png`` and ``results.{jso
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Annotated
 
 from experiments.common import (
@@ -26,9 +25,9 @@ from experiments.common import (
     ImageArgs,
     PPMOOptions,
     PPOBaselineOptions,
-    check_run_dir,
     cli,
     fail,
+    fill_run,
     print_results,
     run_image_method,
     validate_image_args,
@@ -73,12 +72,8 @@ def validate(args: Args) -> tuple[Args, object]:
     except ValueError as e:
         errors.append(str(e))
     fail("experiments.atari", errors)
-    args = dataclasses.replace(args, env=env.game, ppmo=args.ppmo.for_spec(env.spec))
-    if args.run.run_dir is None:
-        what = f"k{args.ppmo.k}_l{args.encoder_layers}_ppmo" if args.method == "ppmo" else "ppo"
-        args = dataclasses.replace(args, run=dataclasses.replace(
-            args.run, run_dir=Path("runs") / f"atari_{env.game.lower()}_{what}_s{args.run.seed}"))
-    check_run_dir(args.run.run_dir, "experiments.atari")
+    args = fill_run(dataclasses.replace(args, env=env.game), env.spec, "experiments.atari",
+                    f"atari_{env.game.lower()}", f"_l{args.encoder_layers}")
     return args, env
 
 

@@ -17,10 +17,9 @@ Writes into ``--run-dir`` (default ``runs/cartpole<N>d_k<K>_<method>_s<seed>``):
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Annotated, Literal
 
-from experiments.common import Flat, PPMOOptions, PPOOptions, check_run_dir, cli, fail, problems
+from experiments.common import Flat, PPMOOptions, PPOOptions, cli, fail, fill_run, problems
 from jaxdistill.run.harness import RunOptions, write_results
 
 
@@ -45,13 +44,7 @@ def validate(args: Args) -> Args:
     fail("experiments.cartpole", errors)
     from jaxdistill.envs import cartpole_id, make
 
-    args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(make(cartpole_id(args.dims)).spec))
-    if args.run.run_dir is None:
-        suffix = f"k{args.ppmo.k}_ppmo" if args.method == "ppmo" else "ppo"
-        args = dataclasses.replace(args, run=dataclasses.replace(
-            args.run, run_dir=Path("runs") / f"cartpole{args.dims}d_{suffix}_s{args.run.seed}"))
-    check_run_dir(args.run.run_dir, "experiments.cartpole")
-    return args
+    return fill_run(args, make(cartpole_id(args.dims)).spec, "experiments.cartpole", f"cartpole{args.dims}d")
 
 
 def main(args: Args) -> dict:

@@ -97,6 +97,18 @@ def cli(args_type, presets: dict, key: str, argv: list[str] | None = None):
     return tyro.cli(args_type, args=argv, default=presets.get(name), config=(tyro.conf.AvoidSubcommands,))
 
 
+def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = ""):
+    """``args`` with k filled in for ``spec`` (k_min when unset) and the default run directory
+    ``runs/<stem>_k<K><ppmo_tag>_ppmo_s<seed>`` (``runs/<stem>_ppo_s<seed>`` for PPO), checked writable."""
+    args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(spec))
+    if args.run.run_dir is None:
+        what = f"k{args.ppmo.k}{ppmo_tag}_ppmo" if args.method == "ppmo" else "ppo"
+        args = dataclasses.replace(args, run=dataclasses.replace(
+            args.run, run_dir=Path("runs") / f"{stem}_{what}_s{args.run.seed}"))
+    check_run_dir(args.run.run_dir, prog)
+    return args
+
+
 def print_results(run_dir: Path, title: str, result: dict, intro: str = "") -> None:
     """``results.json`` and ``results.md`` in ``run_dir``, and the table on stdout."""
     from jaxdistill.run.harness import write_results
@@ -147,9 +159,9 @@ def image_configs(args: ImageArgs, make_learner, spec):
                                critic=make_learner(0, output_gain=1.0)).for_spec(spec)
     num_envs = ppmo.num_learners * ppmo.num_envs
     ppo = dataclasses.replace(
-        args.ppo, num_envs=num_envs, num_steps=ppmo.num_steps, total_timesteps=ppmo.meta_epochs * num_envs * ppmo.num_steps,
-        num_minibatches=ppmo.num_minibatches, update_epochs=ppmo.update_epochs, actor=make_learner(0),
-        critic=ppmo.critic,
+        args.ppo, num_envs=num_envs, num_steps=ppmo.num_steps,
+        total_timesteps=ppmo.meta_epochs * num_envs * ppmo.num_steps, num_minibatches=ppmo.num_minibatches,
+        update_epochs=ppmo.update_epochs, actor=make_learner(0), critic=ppmo.critic,
     )
     return ppmo, ppo
 

@@ -15,10 +15,9 @@ Per-environment defaults (:data:`PRESETS`, typed ``Args``) apply to every option
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Annotated, Literal
 
-from experiments.common import Flat, PPMOOptions, PPOOptions, check_run_dir, cli, fail, print_results, problems
+from experiments.common import Flat, PPMOOptions, PPOOptions, cli, fail, fill_run, print_results, problems
 from jaxdistill.run.harness import RunOptions
 
 
@@ -61,13 +60,7 @@ def validate(args: Args):
         raise SystemExit(f"experiments.gymnax: error: {args.env} observes images {env.spec.obs_shape}; "
                          "use experiments.minatar for MinAtar")
     fail("experiments.gymnax", problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.run))
-    args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(env.spec))
-    if args.run.run_dir is None:
-        what = f"k{args.ppmo.k}_ppmo" if args.method == "ppmo" else "ppo"
-        args = dataclasses.replace(args, run=dataclasses.replace(
-            args.run, run_dir=Path("runs") / f"{args.env.lower()}_{what}_s{args.run.seed}"))
-    check_run_dir(args.run.run_dir, "experiments.gymnax")
-    return args, env
+    return fill_run(args, env.spec, "experiments.gymnax", args.env.lower()), env
 
 
 def main(args: Args) -> dict:

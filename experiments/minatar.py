@@ -17,16 +17,15 @@ The learner is a five-layer MinAtar CNN (conv 16/32/32 3x3, dense 256, output), 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Annotated, Literal
 
 from experiments.common import (
     Flat,
     ImageArgs,
     PPMOOptions,
-    check_run_dir,
     cli,
     fail,
+    fill_run,
     print_results,
     run_image_method,
     validate_image_args,
@@ -65,13 +64,8 @@ def validate(args: Args) -> Args:
     fail("experiments.minatar", validate_image_args(args, "experiments.minatar"))
     from jaxdistill.envs import make, minatar_id
 
-    args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(make(minatar_id(args.env)).spec))
-    if args.run.run_dir is None:
-        what = f"k{args.ppmo.k}_l{args.encoder_layers}_ppmo" if args.method == "ppmo" else "ppo"
-        args = dataclasses.replace(args, run=dataclasses.replace(
-            args.run, run_dir=Path("runs") / f"minatar_{args.env.lower()}_{what}_s{args.run.seed}"))
-    check_run_dir(args.run.run_dir, "experiments.minatar")
-    return args
+    return fill_run(args, make(minatar_id(args.env)).spec, "experiments.minatar", f"minatar_{args.env.lower()}",
+                    f"_l{args.encoder_layers}")
 
 
 def minatar_learner(encoder_layers: int = 0, output_gain: float = 0.01):

@@ -96,3 +96,32 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_dataset(tmp_pa
     resumed = np.load(killed_dir / "dataset" / "dataset.npz")
     for name in ("x", "y", "inner_lr"):
         np.testing.assert_array_equal(full[name], resumed[name])
+
+
+def test_sigterm_stops_within_a_chunk_and_keeps_the_last_finished_one(tiny_ppmo_config, tmp_path):
+    """A signal during a long chunk aborts it after the current iteration (the in-graph trainer checks from its
+    scan); the run checkpoints the state of the last finished chunk, so a resume recomputes the rest exactly."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import jax.numpy as jnp
+
+    env = make("CartPole1D-v1")
+    trainer = make_trainer(env, make_ppmo(tiny_ppmo_config, env.spec).agent, 3000)
+    timer = []
+
+    def after_first_chunk(it, row):  # signal 0.5 s into the second chunk (3000 iterations: many seconds)
+        timer.append(threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)))
+        timer[-1].start()
+
+    t0 = time.perf_counter()
+    result = train_loop(trainer=trainer, evaluate_fn=lambda k, s: jnp.zeros(1), total_iterations=6000, chunk=3000,
+                        env_steps_per_iteration=1, run_dir=tmp_path / "r", seed=0, config={}, progress=False,
+                        tensorboard=False, on_chunk=after_first_chunk)
+    assert not result.finished and int(result.state.iteration) == 3000
+    assert (tmp_path / "r" / "checkpoints" / "3000").is_dir()
+    second_chunk = time.perf_counter() - t0 - result.wall_time
+    assert second_chunk < 0.5 * result.wall_time  # the aborted chunk did not run to its end
+    assert signal.getsignal(signal.SIGTERM) is not None and trainer.should_stop is None

@@ -36,7 +36,8 @@ def test_unknown_method_is_rejected():
     assert proc.returncode != 0 and "dqn" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_defaults_fill_k_min_and_run_dir(tmp_path):
+def test_defaults_fill_k_min_and_run_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run directory is created under ./runs
     args = validate(parse(["--dims", "3", "--run-dir", str(tmp_path / "r")]))
     assert args.ppmo.k == 4 and args.run.run_dir == tmp_path / "r"
     assert validate(parse(["--dims", "2"])).run.run_dir == Path("runs/cartpole2d_k3_ppmo_s0")

@@ -88,6 +88,9 @@ class Trainer:
     for in-graph environments), so a progress bar moves while a long chunk runs."""
 
     on_iteration: Callable[[int], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    """Set by the run loop: after every iteration a trainer raises :class:`~jaxdistill.run.loop.Interrupted`
+    if this returns True (a chunk then ends early, and its work is discarded)."""
 
     def init(self, key: jax.Array) -> TrainState: ...
 
@@ -112,6 +115,7 @@ class InGraphTrainer(Trainer):
     def _tick(self, it) -> None:
         if self.on_iteration is not None:
             self.on_iteration(int(it))
+        _check_stop(self)
 
 
 class HostTrainer(Trainer):
@@ -165,7 +169,15 @@ class HostTrainer(Trainer):
             rows.append(row)
             if self.on_iteration is not None:
                 self.on_iteration(int(state.iteration))
+            _check_stop(self)
         return state, {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+def _check_stop(trainer: Trainer) -> None:
+    if trainer.should_stop is not None and trainer.should_stop():
+        from jaxdistill.run.loop import Interrupted
+
+        raise Interrupted("the run was asked to stop")
 
 
 @functools.singledispatch

@@ -5,17 +5,20 @@ chunk the loop evaluates, logs (CSV, TensorBoard), moves the progress bar and ch
 wall-clock interval. Keys for evaluation are derived apart from the training key and chunk
 boundaries are fixed, so a run resumed from a checkpoint ends with exactly the state of an
 uninterrupted run. The loop's jobs are separate pieces: :func:`check_run_dir`,
-:func:`check_resumable`, :class:`Progress` (the bar and the CPU-time estimate) and the signal guard.
+:func:`check_resumable`, :class:`Progress` (the bar and the CPU-time estimate) and the signal guard
+(SIGINT / SIGTERM stop a run within an iteration, with a checkpoint of the last finished chunk).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -73,12 +76,58 @@ def check_resumable(saved: dict, config: dict, may_change: tuple[str, ...] = ())
                          + ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items()))
 
 
-class _Interrupted(Exception):
-    pass
+class Interrupted(Exception):
+    """Raised by a trainer (from inside a chunk) once the run has been asked to stop."""
 
 
-def _raise_interrupted(signum, frame):
-    raise _Interrupted(f"signal {signum}")
+class _SignalGuard:
+    """SIGINT and SIGTERM ask the run to stop instead of killing it: the trainer checks ``requested`` after
+    every iteration (in the graph through its debug callback), so a long chunk stops within an iteration
+    and the run checkpoints the state of the last finished chunk. A second SIGINT stops at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def _handle(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @staticmethod
+    def _quiet(record: logging.LogRecord) -> bool:
+        # jax logs a callback's exception with its traceback; an Interrupted one is the requested stop.
+        return not (record.exc_info and isinstance(record.exc_info[1], Interrupted))
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        logging.getLogger("jax._src.debugging").addFilter(self._quiet)
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+        logging.getLogger("jax._src.debugging").removeFilter(self._quiet)
+
+
+def _call_interruptibly(fn, *args):
+    """``fn(*args)``, computed to the end, in a worker thread while this (main) thread waits in Python: a
+    jitted call blocks its thread in C++, where Python signal handlers cannot run, so a chunk run on the main
+    thread would hold off SIGINT / SIGTERM until it ended."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = jax.block_until_ready(fn(*args))
+        except BaseException as e:  # handed to the main thread
+            out["error"] = e
+
+    worker = threading.Thread(target=target, name="jaxdistill-chunk", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 class Progress:
@@ -180,7 +229,8 @@ def train_loop(
     def checkpoint_meta():
         return {**meta, "config": config, "iteration": int(state.iteration)}
 
-    old_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+    guard = _SignalGuard().__enter__()
+    trainer.should_stop = lambda: guard.requested
     start = time.perf_counter() - float(meta.get("wall_time", 0.0))
     it = int(state.iteration)
     # A run that finished its budget goes on when resumed with a larger one.
@@ -192,8 +242,14 @@ def train_loop(
             if stop_after is not None and it >= stop_after:
                 break
             t0 = time.perf_counter()
-            state, metrics = trainer.chunk(state)
-            metrics = jax.device_get(metrics)
+            try:
+                new_state, metrics = _call_interruptibly(trainer.chunk, state)
+                metrics = jax.device_get(metrics)
+            except Exception as e:  # the trainer stopped the chunk: keep the last finished chunk's state
+                if guard.requested:
+                    raise Interrupted from e
+                raise
+            state = new_state
             it = int(state.iteration)
             returns = np.asarray(evaluate_fn(jax.random.fold_in(eval_root, it), state))
             elapsed = time.perf_counter() - t0
@@ -221,12 +277,14 @@ def train_loop(
                 finished = True
             meta["finished"] = finished
             ckpt.maybe_save(it, state, checkpoint_meta())
-    except (KeyboardInterrupt, _Interrupted):
+            if guard.requested:
+                raise Interrupted
+    except (KeyboardInterrupt, Interrupted):
         print(f"\n[jaxdistill] interrupted at iteration {int(state.iteration)}; checkpointing to {ckpt.directory}",
               file=sys.stderr)
     finally:
-        signal.signal(signal.SIGTERM, old_handler)
-        trainer.on_iteration = None
+        guard.__exit__()
+        trainer.on_iteration = trainer.should_stop = None
         bar.close()
         meta["finished"] = finished
         ckpt.save(int(state.iteration), state, checkpoint_meta())
