@@ -65,7 +65,7 @@ def validate(args: Args) -> tuple[Args, object]:
     """Reject bad arguments (and unknown games) before compiling; fill k and the run directory."""
     from jaxdistill.envs import make
 
-    errors = validate_image_args(args, "experiments.atari")
+    errors = validate_image_args(args)
     env = None
     try:
         env = make(args.env if args.env.endswith("-v5") else f"{args.env}-v5")

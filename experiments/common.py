@@ -145,7 +145,7 @@ class ImageArgs:
     run: Annotated[RunOptions, Flat] = RunOptions()
 
 
-def validate_image_args(args: ImageArgs, prog: str) -> list[str]:
+def validate_image_args(args: ImageArgs) -> list[str]:
     """The problems common to image experiments."""
     errors = problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.run)
     if not 0 <= args.encoder_layers <= 5:

@@ -61,7 +61,7 @@ PRESETS: dict[str, Args] = {
 
 def validate(args: Args) -> Args:
     """Reject bad arguments before anything is compiled; fill k and the run directory."""
-    fail("experiments.minatar", validate_image_args(args, "experiments.minatar"))
+    fail("experiments.minatar", validate_image_args(args))
     from jaxdistill.envs import make, minatar_id
 
     return fill_run(args, make(minatar_id(args.env)).spec, "experiments.minatar", f"minatar_{args.env.lower()}",
