@@ -84,17 +84,24 @@ def fail(prog: str, errors: list[str]) -> None:
         raise SystemExit(f"{prog}: error: " + "; ".join(errors))
 
 
-def cli(args_type, presets: dict, key: str, argv: list[str] | None = None):
-    """``tyro.cli`` whose defaults come from the typed preset named by ``--<key>`` (every flag given on the
-    command line still wins); without such a preset, ``args_type``'s own defaults."""
-    argv = sys.argv[1:] if argv is None else argv
-    name = None
+def flag_value(argv: list[str], key: str) -> str | None:
+    """The value given to ``--<key>`` on the command line (the last one), or None."""
+    value = None
     for i, token in enumerate(argv):
         if token == f"--{key}" and i + 1 < len(argv):
-            name = argv[i + 1]
+            value = argv[i + 1]
         elif token.startswith(f"--{key}="):
-            name = token.split("=", 1)[1]
-    return tyro.cli(args_type, args=argv, default=presets.get(name), config=(tyro.conf.AvoidSubcommands,))
+            value = token.split("=", 1)[1]
+    return value
+
+
+def cli(args_type, presets, key: str, argv: list[str] | None = None):
+    """``tyro.cli`` whose defaults come from the typed preset named by ``--<key>`` (every flag given on the
+    command line still wins); without such a preset, ``args_type``'s own defaults. ``presets`` is a dict,
+    or a function of the command line that returns the default ``Args`` (or None)."""
+    argv = sys.argv[1:] if argv is None else argv
+    default = presets(argv) if callable(presets) else presets.get(flag_value(argv, key))
+    return tyro.cli(args_type, args=argv, default=default, config=(tyro.conf.AvoidSubcommands,))
 
 
 def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = ""):

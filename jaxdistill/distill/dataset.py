@@ -1,14 +1,21 @@
-"""The synthetic dataset {X, Y, inner_lr} and its portable file format.
+"""The synthetic dataset {X, Y, inner_lr (, log_std)} and its portable file format.
 
 On disk a dataset is a directory holding
 
 * ``dataset.npz``: float32 ``x`` of shape (k, obs_dim), float32 ``y`` of shape (k, num_actions)
-  and a float32 scalar ``inner_lr``;
+  and a float32 scalar ``inner_lr``; for continuous actions also ``log_std`` (action_dim,), the learned
+  log standard deviation of the learners' Gaussian policy (``y`` are then the *means* the learner
+  regresses); when learners see normalised observations also ``obs_mean`` and ``obs_std`` (obs_dim,):
+  a learner's input is ``clip((obs - obs_mean) / obs_std, -obs_clip, obs_clip)`` (``obs_clip`` in the
+  metadata), for ``x`` as for the environment's observations (``x`` already lives in that space);
 * ``metadata.json``: the environment id, ``n_dims``, ``obs_dim``, ``num_actions``, ``k``, the
-  learner spec it was distilled for, the training configuration and the package version.
+  action space (``action_type`` discrete/box; ``action_low``/``action_high`` for a box), the learner
+  spec it was distilled for, the training configuration and the package version.
 
 Training a learner on it takes one SGD step: ``params -= inner_lr * grad(mean((f(params, x) - y)**2))``
-with the mean over all k x num_actions elements; the policy is the argmax (or softmax) of f.
+with the mean over all k x num_actions elements; the policy is the argmax (or softmax) of f, or for
+continuous actions N(f(obs), exp(log_std)) (the mean f(obs) when acting deterministically), clipped
+to the action bounds by the environment.
 
 Image datasets keep X in the observation's shape, ``(k, *obs_shape)``. A dataset distilled with
 encoder rollback (``learner_spec.encoder_layers > 0``) also holds ``encoder.npz``: the trained
@@ -27,6 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxdistill.rl.normalize import ObsNorm
+
 FORMAT_VERSION = 1
 
 
@@ -39,6 +48,7 @@ class SyntheticDataset:
     x: jax.Array  # (k, obs_dim)
     y: jax.Array  # (k, num_actions) soft labels, regressed with MSE
     inner_lr: jax.Array  # () learned step size of the inner SGD step
+    log_std: jax.Array | tuple = ()  # (action_dim,) a Gaussian policy's learned log std; () for discrete actions
 
     @property
     def k(self) -> int:
@@ -53,8 +63,10 @@ def init_dataset(
     inner_lr: float = 0.02,
     x_scale: float = 1.0,
     y_scale: float = 1.0,
+    log_std=(),
 ) -> SyntheticDataset:
-    """Gaussian instances and labels; ``inner_lr`` starts at the paper's 0.02."""
+    """Gaussian instances and labels; ``inner_lr`` starts at the paper's 0.02; ``log_std`` is the
+    action distribution's initial extra parameters (a Gaussian's log std, ``()`` for a categorical)."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     kx, ky = jax.random.split(key)
@@ -62,7 +74,25 @@ def init_dataset(
         x=x_scale * jax.random.normal(kx, (k, *obs_shape), jnp.float32),
         y=y_scale * jax.random.normal(ky, (k, num_actions), jnp.float32),
         inner_lr=jnp.asarray(inner_lr, jnp.float32),
+        log_std=log_std,
     )
+
+
+INNER_STEP_DISCRETE = ("params -= inner_lr * grad(mean((f(params, x) - y) ** 2)), the mean over all k x num_actions "
+                       "elements, from freshly initialised params, once; the policy is argmax (greedy) or softmax "
+                       "(sampled) of f")
+INNER_STEP_CONTINUOUS = ("params -= inner_lr * grad(mean((f(params, x) - y) ** 2)), the mean over all k x action_dim "
+                         "elements, from freshly initialised params, once; the policy is N(f(s), exp(log_std)) per "
+                         "action dimension (its mean f(s) when deterministic), actions clipped to "
+                         "[action_low, action_high]; with obs_mean/obs_std, f sees "
+                         "clip((obs - obs_mean) / obs_std, -obs_clip, obs_clip)")
+
+
+def _action_metadata(env_spec) -> dict:
+    space = env_spec.to_dict()["action_space"]
+    if space["type"] == "discrete":
+        return {"action_type": "discrete"}
+    return {"action_type": "box", "action_low": space["low"], "action_high": space["high"]}
 
 
 def _package_version() -> str:
@@ -80,6 +110,7 @@ def save_dataset(
     config: dict | None = None,
     extra: dict | None = None,
     encoder_params: list[dict] | None = None,
+    obs_norm=(),
 ) -> Path:
     """Write ``dataset.npz`` and ``metadata.json`` (and ``encoder.npz`` for a non-empty encoder)
     into ``directory``; returns the directory.
@@ -92,7 +123,14 @@ def save_dataset(
     x = np.asarray(dataset.x, np.float32)
     y = np.asarray(dataset.y, np.float32)
     inner_lr = np.asarray(dataset.inner_lr, np.float32).reshape(())
-    np.savez(directory / "dataset.npz", x=x, y=y, inner_lr=inner_lr)
+    arrays = {"x": x, "y": y, "inner_lr": inner_lr}
+    continuous = bool(np.size(dataset.log_std))
+    if continuous:
+        arrays["log_std"] = np.asarray(dataset.log_std, np.float32)
+    if isinstance(obs_norm, ObsNorm):
+        arrays["obs_mean"] = np.asarray(obs_norm.mean, np.float32)
+        arrays["obs_std"] = np.asarray(obs_norm.std, np.float32)
+    np.savez(directory / "dataset.npz", **arrays)
     if encoder_params:
         np.savez(directory / "encoder.npz", **{f"layer{i}_{name}": np.asarray(layer[name], np.float32)
                                                for i, layer in enumerate(encoder_params) for name in ("w", "b")})
@@ -105,12 +143,12 @@ def save_dataset(
         "k": int(x.shape[0]),
         "encoder_layers": len(encoder_params or []),
         "inner_lr": float(inner_lr),
+        **_action_metadata(env_spec),
+        **({"obs_clip": float(obs_norm.clip)} if isinstance(obs_norm, ObsNorm) else {}),
         "environment": env_spec.to_dict(),
         "learner_spec": learner_spec.to_dict(),
         "learner_recipe": learner_spec.recipe(),
-        "inner_step": "params -= inner_lr * grad(mean((f(params, x) - y) ** 2)), the mean over all k x num_actions "
-                      "elements, from freshly initialised params, once; the policy is argmax (greedy) or softmax "
-                      "(sampled) of f",
+        "inner_step": INNER_STEP_CONTINUOUS if continuous else INNER_STEP_DISCRETE,
         "config": config or {},
         "jaxdistill_version": _package_version(),
         **(extra or {}),
@@ -125,12 +163,15 @@ def load_dataset(
     expect_obs_dim: int | None = None,
     expect_num_actions: int | None = None,
     expect_obs_shape: tuple[int, ...] | None = None,
+    expect_continuous: bool | None = None,
 ) -> tuple[SyntheticDataset, dict[str, Any]]:
     """Read and validate a dataset directory (or its ``dataset.npz``).
 
     Raises :class:`DatasetFileError` with a message naming the problem when the files are missing,
     arrays have the wrong shape or dtype, values are not finite, the arrays disagree with the
-    metadata, or the dataset does not fit the expected observation/action sizes.
+    metadata, or the dataset does not fit the expected observation/action sizes or kind of action
+    (``expect_continuous``: a continuous-action task needs a dataset with ``log_std``, a discrete one
+    a dataset without). The observation statistics, where the file has them, come from :func:`load_obs_norm`.
     """
     path = Path(directory)
     if path.is_file() and path.name == "dataset.npz":
@@ -153,7 +194,8 @@ def load_dataset(
     if missing:
         raise DatasetFileError(f"{npz_path} lacks array(s) {sorted(missing)}; it holds {sorted(arrays)}")
     x, y, inner_lr = arrays["x"], arrays["y"], arrays["inner_lr"]
-    for name, arr in (("x", x), ("y", y), ("inner_lr", inner_lr)):
+    optional = [(name, arrays[name]) for name in ("log_std", "obs_mean", "obs_std") if name in arrays]
+    for name, arr in (("x", x), ("y", y), ("inner_lr", inner_lr), *optional):
         if arr.dtype != np.float32:
             raise DatasetFileError(f"{npz_path}: {name} has dtype {arr.dtype}, expected float32")
         if not np.all(np.isfinite(arr)):
@@ -168,6 +210,25 @@ def load_dataset(
     if inner_lr.shape != ():
         raise DatasetFileError(f"{npz_path}: inner_lr must be a scalar, got shape {inner_lr.shape}")
     obs_dim, num_actions = int(np.prod(x.shape[1:])), int(y.shape[1])
+    continuous = "log_std" in arrays
+    if continuous and arrays["log_std"].shape != (num_actions,):
+        raise DatasetFileError(f"{npz_path}: log_std has shape {arrays['log_std'].shape}, expected ({num_actions},) "
+                               "(one per action dimension)")
+    if ("obs_mean" in arrays) != ("obs_std" in arrays):
+        raise DatasetFileError(f"{npz_path}: obs_mean and obs_std come together; it holds only one of them")
+    for name in ("obs_mean", "obs_std"):
+        if name in arrays and arrays[name].shape != tuple(x.shape[1:]):
+            raise DatasetFileError(f"{npz_path}: {name} has shape {arrays[name].shape}, expected {tuple(x.shape[1:])}")
+    if "obs_std" in arrays and not np.all(arrays["obs_std"] > 0):
+        raise DatasetFileError(f"{npz_path}: obs_std must be positive")
+    declared = metadata.get("action_type")
+    if declared is not None and declared != ("box" if continuous else "discrete"):
+        raise DatasetFileError(f"{path}: metadata says action_type={declared!r} but the arrays "
+                               f"{'hold' if continuous else 'lack'} log_std")
+    if expect_continuous is not None and expect_continuous != continuous:
+        kind, task = ("continuous-action", "discrete-action") if continuous else ("discrete-action", "continuous-action")
+        raise DatasetFileError(f"{path}: a {kind} dataset (env {metadata.get('env_id')}) cannot train learners for "
+                               f"a {task} task")
     for key, actual in (("k", x.shape[0]), ("obs_dim", obs_dim), ("num_actions", num_actions)):
         if key in metadata and int(metadata[key]) != actual:
             raise DatasetFileError(f"{path}: metadata says {key}={metadata[key]} but the arrays have {actual}")
@@ -186,8 +247,22 @@ def load_dataset(
             f"{path}: dataset labels have {num_actions} actions but the environment has {expect_num_actions} "
             f"(dataset env: {metadata.get('env_id')})"
         )
-    dataset = SyntheticDataset(x=jnp.asarray(x), y=jnp.asarray(y), inner_lr=jnp.asarray(inner_lr))
+    dataset = SyntheticDataset(x=jnp.asarray(x), y=jnp.asarray(y), inner_lr=jnp.asarray(inner_lr),
+                               log_std=jnp.asarray(arrays["log_std"]) if continuous else ())
     return dataset, metadata
+
+
+def load_obs_norm(directory: str | os.PathLike) -> ObsNorm | tuple:
+    """The frozen observation statistics saved with a dataset (``()`` when its learners see raw observations)."""
+    path = Path(directory)
+    if path.is_file():
+        path = path.parent
+    with np.load(path / "dataset.npz", allow_pickle=False) as data:
+        if "obs_mean" not in data.files:
+            return ()
+        mean, std = jnp.asarray(data["obs_mean"]), jnp.asarray(data["obs_std"])
+    metadata = json.loads((path / "metadata.json").read_text())
+    return ObsNorm(mean=mean, std=std, clip=float(metadata.get("obs_clip", 10.0)))
 
 
 def load_encoder(directory: str | os.PathLike) -> list[dict]:

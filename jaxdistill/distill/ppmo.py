@@ -30,6 +30,7 @@ from jaxdistill.distill.kmin import k_min
 from jaxdistill.envs.spec import EnvSpec
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import Categorical, for_spec
+from jaxdistill.rl import normalize
 from jaxdistill.rl.agent import Agent
 from jaxdistill.rl.losses import ppo_policy_loss, value_loss
 from jaxdistill.rl.ppo import critic_value
@@ -42,11 +43,15 @@ from jaxdistill.rl.rollout import (
 )
 
 
+CONTINUOUS_K = 64
+"""The paper's k for continuous actions (Section 6: 64 instances rather than a searched k_min)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class PPMOConfig:
     k: int | None = None
     """Number of synthetic (state, soft label) pairs; None: k_min = ceil(c / 2) + 1 for the environment's
-    c actions (2 x dims for continuous actions)."""
+    c discrete actions, 64 for continuous actions (the paper's Section 6)."""
     meta_epochs: int = 200
     """Meta-epochs (outer iterations) of a whole run."""
     learner: LearnerSpec | ConvSpec = LearnerSpec()
@@ -91,8 +96,11 @@ class PPMOConfig:
     max_grad_norm: float = 0.5
     """Global-norm clip of the dataset's and the critic's gradients."""
     init_log_std: float = 0.0
-    """Log standard deviation of Gaussian learners (continuous actions), fixed for now: where it is
-    learned (in the dataset, as the paper's Section 6) is the MuJoCo issue's decision."""
+    """Initial value of the dataset's learned log standard deviation (continuous actions only)."""
+    normalize_obs: bool = False
+    """Learners and critic see observations normalised by running statistics, frozen into the dataset."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of a discounted return (for the critic and the advantages)."""
     min_inner_lr: float | None = 1e-3
     """Project the learned inner lr to at least this after every update (None: unconstrained).
     Unconstrained, it can turn negative, making the inner step gradient *ascent* and the soft
@@ -102,8 +110,11 @@ class PPMOConfig:
         """This config with ``k`` filled in for ``spec`` when it is None."""
         if self.k is not None:
             return self
-        c = spec.num_actions if spec.discrete else 2 * spec.num_actions
-        return dataclasses.replace(self, k=k_min(c))
+        return dataclasses.replace(self, k=k_min(spec.num_actions) if spec.discrete else CONTINUOUS_K)
+
+    @property
+    def norm(self) -> normalize.NormConfig:
+        return normalize.NormConfig(obs=self.normalize_obs, reward=self.normalize_reward)
 
     @property
     def env_steps_per_meta_epoch(self) -> int:
@@ -118,7 +129,7 @@ class PPMOState:
     critic_opt_state: Any
     encoder_params: Any  # [] unless the learner has an encoder
     encoder_opt_state: Any
-    policy_extra: Any  # the action distribution's own parameters (a Gaussian's log std); () for categorical
+    norm: normalize.Normalizer  # running observation / reward statistics (empty when off)
 
 
 def meta_policy_loss(
@@ -134,7 +145,6 @@ def meta_policy_loss(
     encoder_params=(),
     encode: Callable | None = None,
     dist=None,
-    policy_extra=(),
 ):
     """PPMO's meta-loss: the clipped PPO loss of each learner after its inner step on ``dataset``.
 
@@ -142,8 +152,8 @@ def meta_policy_loss(
     over learners. Differentiating it in ``dataset`` back-propagates through :func:`inner_train`.
     With ``encode(encoder_params, x)``, the learners see encoded synthetic instances and encoded
     observations, and the loss is differentiable in ``encoder_params`` too. ``dist`` (categorical by
-    default) turns a learner's outputs and ``policy_extra`` into its action distribution; its
-    ``label_loss`` is the inner objective.
+    default) turns a learner's outputs and the dataset's ``log_std`` (``()`` for a categorical) into its
+    action distribution; its ``label_loss`` is the inner objective.
     """
     if dist is None:
         dist = Categorical(int(jnp.shape(dataset.y)[-1]))
@@ -153,8 +163,8 @@ def meta_policy_loss(
     def learner_loss(learner_init, obs, actions, old_log_probs, advantages):
         policy = inner_train(learner_init, dataset, apply, dist.label_loss)
         features = obs if encode is None else encode(encoder_params, obs)
-        return ppo_policy_loss(dist, dist.params(apply(policy, features), policy_extra), actions, old_log_probs,
-                               advantages, clip_eps, ent_coef)
+        return ppo_policy_loss(dist, dist.params(apply(policy, features), dataset.log_std), actions,
+                               old_log_probs, advantages, clip_eps, ent_coef)
 
     losses, info = jax.vmap(learner_loss)(learner_inits, obs, actions, old_log_probs, advantages)
     return losses.mean(), jax.tree_util.tree_map(jnp.mean, info)
@@ -172,8 +182,9 @@ class PPMO(NamedTuple):
     """``actors`` samples L fresh learners and trains each one step on the dataset; ``learn`` runs the
     policy epochs, back-propagating the clipped PPO loss through the inner step into {X, Y, inner_lr}
     (and the encoder)."""
-    artefact: Callable[[PPMOState], tuple[SyntheticDataset, Any]]
-    """``artefact(agent_state) -> (dataset, encoder_params)``: what a k-shot learner trains on."""
+    artefact: Callable[[PPMOState], tuple[SyntheticDataset, Any, Any]]
+    """``artefact(agent_state) -> (dataset, encoder_params, obs_norm)``: what a k-shot learner trains on
+    and the frozen observation statistics it sees the environment through (``()`` when off)."""
 
 
 def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
@@ -181,6 +192,7 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     travels inside the state as a traced argument, so one compilation serves every run and dataset."""
     config = config.for_spec(spec)
     dist = for_spec(spec, config.init_log_std)
+    norm_config = config.norm
     num_outputs = dist.num_outputs
     learner = config.learner
     apply, encode = learner.apply, learner.encode
@@ -193,7 +205,7 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     def init(key: jax.Array, critic_key: jax.Array) -> PPMOState:
         dataset = init_dataset(
             key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
-            config.y_init_scale,
+            config.y_init_scale, dist.init_extra(),
         )
         critic_params = config.critic.init_params(critic_key, spec.obs_shape, 1)
         # The encoder comes from its own fold of the data key, so adding it left cart-pole runs unchanged.
@@ -205,7 +217,7 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             critic_opt_state=critic_opt.init(critic_params),
             encoder_params=encoder_params,
             encoder_opt_state=encoder_opt.init(encoder_params),
-            policy_extra=dist.init_extra(),
+            norm=normalize.init(norm_config, spec.obs_shape, L, config.num_envs),
         )
 
     def actors(key: jax.Array, state: PPMOState):
@@ -214,7 +226,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
                                     state.encoder_params, dist.label_loss)
 
     def policy(state: PPMOState, actor, obs):
-        return dist.params(apply(actor[1], encode(state.encoder_params, obs)), state.policy_extra)
+        features = encode(state.encoder_params, normalize.observe(norm_config, state.norm, obs))
+        return dist.params(apply(actor[1], features), state.dataset.log_std)
 
     def per_learner_minibatches(key, batch, num_minibatches):
         # (L, T, E, ...) -> (M, L, B, ...): every learner's own rollout, shuffled alike.
@@ -223,6 +236,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
 
     def learn(state: PPMOState, key: jax.Array, actors, traj: Transition, last_obs: jax.Array):
         learner_inits = actors[0]
+        raw = traj
+        traj, last_obs = normalize.normalized(norm_config, state.norm, traj, last_obs)
         adv, targets = jax.vmap(
             lambda t, last: advantages_and_targets(
                 partial(critic, state.critic_params), t, last, config.gamma, config.gae_lambda
@@ -237,7 +252,7 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             def loss_fn(dataset, critic_params, encoder_params):
                 pl, info = meta_policy_loss(
                     dataset, learner_inits, obs, action, old_log_prob, mb_adv, apply,
-                    config.clip_eps, config.ent_coef, encoder_params, encode, dist, state.policy_extra,
+                    config.clip_eps, config.ent_coef, encoder_params, encode, dist,
                 )
                 vl = value_loss(critic(critic_params, obs), mb_targets)
                 return pl + config.vf_coef * vl, {"policy_loss": pl, "value_loss": vl, **info}
@@ -271,10 +286,17 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             critic_opt_state=c_opt_state,
             encoder_params=encoder_params,
             encoder_opt_state=e_opt_state,
+            norm=normalize.update(norm_config, state.norm, raw, config.gamma),
         )
         metrics = {**info, **episode_stats(traj), "inner_lr": dataset.inner_lr}
+        if jnp.size(dataset.log_std):  # a Gaussian: how exploratory the distilled policy is
+            metrics["std"] = jnp.exp(dataset.log_std).mean()
         return new_state, metrics
 
     agent = Agent(dist=dist, num_groups=L, num_envs=config.num_envs, num_steps=config.num_steps, init=init,
                   actors=actors, policy=policy, learn=learn)
-    return PPMO(agent=agent, artefact=lambda state: (state.dataset, state.encoder_params))
+
+    def artefact(state: PPMOState):
+        return state.dataset, state.encoder_params, normalize.frozen_obs(norm_config, state.norm)
+
+    return PPMO(agent=agent, artefact=artefact)

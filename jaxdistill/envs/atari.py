@@ -17,29 +17,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxdistill.envs.core import HostEnv, HostStep, HostVecEnv
+from jaxdistill.envs.core import HostEnv
+from jaxdistill.envs.envpool_vec import EnvPoolVec, envpool, envpool_tasks
 from jaxdistill.envs.spec import Discrete, EnvSpec
 
 OBS_SHAPE = (4, 84, 84)
 
 
-def _envpool():
-    try:
-        import envpool
-    except ImportError as e:  # pragma: no cover - envpool is a dependency on Linux x86-64
-        raise ImportError("Atari needs EnvPool: pip install 'envpool>=1.2,<1.3' (Linux x86-64 wheels)") from e
-    return envpool
-
-
 def _game_spec(game: str) -> EnvSpec:
-    envpool = _envpool()
     try:
-        spec = envpool.make_spec(f"{game}-v5")
+        spec = envpool().make_spec(f"{game}-v5")
     except KeyError:
-        from envpool.registration import registry
-
-        known = sorted(task[:-3] for task, (path, *_rest) in registry.specs.items()
-                       if task.endswith("-v5") and "atari" in path)
+        known = [task[:-3] for task in envpool_tasks("-v5", "atari")]
         raise ValueError(f"unknown Atari game {game!r}; EnvPool knows {', '.join(known)}") from None
     return EnvSpec(
         env_id=f"{game}-v5", obs_shape=OBS_SHAPE, action_space=Discrete(int(spec.action_space.n)),
@@ -64,60 +53,26 @@ class AtariEnv(HostEnv):
         return f"AtariEnv({self.game})"
 
 
-class AtariVecEnv(HostVecEnv):
-    """``num_envs`` Atari games stepped together; observations as float32 in [0, 1], shape (N, 4, 84, 84)."""
+class AtariVecEnv(EnvPoolVec):
+    """``num_envs`` Atari games stepped together; observations as float32 in [0, 1], shape (N, 4, 84, 84).
+
+    ``reward`` is clipped and ``terminated`` means a lost life when training; ``episode_return`` /
+    ``episode_length`` are the unclipped score and length of each *game* that ended, else NaN / 0."""
 
     def __init__(self, game: AtariEnv, num_envs: int, seed: int, training: bool = True,
                  max_episode_steps: int = 27000):
-        self.spec = game.spec
-        self.num_envs = num_envs
-        self._env = _envpool().make(
-            self.spec.env_id, env_type="gymnasium", num_envs=num_envs, seed=seed, episodic_life=training,
+        super().__init__(game.spec, envpool().make(
+            game.spec.env_id, env_type="gymnasium", num_envs=num_envs, seed=seed, episodic_life=training,
             reward_clip=training, max_episode_steps=max_episode_steps,
-        )
-        self._game_return = np.zeros(num_envs, np.float64)
-        self._game_length = np.zeros(num_envs, np.int64)
+        ))
 
-    @staticmethod
-    def _float(obs: np.ndarray) -> np.ndarray:
+    def _obs(self, obs: np.ndarray) -> np.ndarray:
         return obs.astype(np.float32) / 255.0
 
-    def reset(self) -> np.ndarray:
-        obs, _ = self._env.reset()
-        self._game_return[:] = 0.0
-        self._game_length[:] = 0
-        return self._float(obs)
+    def _action(self, actions: np.ndarray) -> np.ndarray:
+        return actions.astype(np.int32)
 
-    def step(self, actions: np.ndarray) -> HostStep:
-        """One step of every game: ``reward`` is clipped and ``terminated`` means a lost life when training;
-        ``episode_return`` / ``episode_length`` are the unclipped score and length of each *game* that
-        ended, else NaN / 0."""
-        obs, reward, terminated, truncated, info = self._env.step(np.asarray(actions, np.int32))
-        final_obs = next_obs = self._float(obs)
-        # A lost life (terminated while training) ends an episode for the learner, but the game
-        # goes on from the same frame; only a game that is over is reset, here and now, so that
-        # EnvPool's own deferred reset never produces a step whose action is ignored.
-        game_over = np.logical_or(np.asarray(info["terminated"], bool), truncated)
-        if game_over.any():
-            ids = np.flatnonzero(game_over)
-            reset_obs, _ = self._env.reset(ids)
-            next_obs = final_obs.copy()  # a new array only when some game restarts
-            next_obs[ids] = self._float(reset_obs)
-        self._game_return += info["reward"]
-        self._game_length += 1
-        out = HostStep(
-            obs=next_obs, final_obs=final_obs, reward=reward.astype(np.float32),
-            terminated=terminated.astype(bool), truncated=truncated.astype(bool),
-            episode_return=np.where(game_over, self._game_return, np.nan),
-            episode_length=np.where(game_over, self._game_length, 0),
-        )
-        self._game_return[game_over] = 0.0
-        self._game_length[game_over] = 0
-        return out
-
-    def running_returns(self) -> np.ndarray:
-        """The unclipped score so far of each game in progress."""
-        return self._game_return.copy()
-
-    def close(self) -> None:
-        self._env.close()
+    def _scored(self, reward, terminated, truncated, info):
+        # A lost life (terminated while training) ends an episode for the learner, but the game goes
+        # on from the same frame; only a game that is over is scored and reset.
+        return info["reward"], np.logical_or(np.asarray(info["terminated"], bool), truncated)

@@ -32,6 +32,7 @@ class Step:
     terminated: jax.Array  # the MDP ended: no bootstrapping
     truncated: jax.Array  # cut off by the time limit: bootstrap from final_obs
     final_obs: jax.Array  # the observation this step reached, before any reset
+    nan_reset: jax.Array | None = None  # True where a non-finite state was discarded and reset (Brax), if tracked
 
 
 class JaxEnv(abc.ABC):

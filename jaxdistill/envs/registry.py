@@ -62,8 +62,34 @@ def _build_atari(env_id: str):
     return AtariEnv(env_id)
 
 
+def _claims_brax(env_id: str) -> bool:
+    from jaxdistill.envs.brax_envs import claims
+
+    return claims(env_id)
+
+
+def _build_brax(env_id: str):
+    from jaxdistill.envs.brax_envs import make_brax
+
+    return make_brax(env_id)
+
+
+def _claims_mujoco(env_id: str) -> bool:
+    return env_id.endswith("-v4") and env_id[:1].isupper()
+
+
+def _build_mujoco(env_id: str):
+    from jaxdistill.envs.mujoco import MujocoEnv
+
+    return MujocoEnv(env_id)
+
+
 register("'CartPole<N>D-v1' with N >= 1 (N-D cart-pole, in the graph)",
          lambda i: bool(_CARTPOLE_ID.match(i)) and int(_CARTPOLE_ID.match(i).group(1)) >= 1, _build_cartpole)
 register("every gymnax id (e.g. 'Acrobot-v1', 'Pendulum-v1', 'Breakout-MinAtar', 'Catch-bsuite'; in the graph)",
          lambda i: i in _gymnax_ids(), _build_gymnax)
 register("Atari games as '<Game>-v5' (EnvPool, on the host)", _claims_atari, _build_atari)
+register("Brax robots as '<name>[:<backend>]' (e.g. 'hopper', 'ant:generalized'; in the graph)", _claims_brax,
+         _build_brax)
+register("Gymnasium MuJoCo-v4 tasks as '<Task>-v4' (e.g. 'Hopper-v4'; EnvPool, on the host)", _claims_mujoco,
+         _build_mujoco)

@@ -1,17 +1,16 @@
 """k-shot evaluation: fresh learners, one SGD step on the dataset, one full episode each.
 
 One evaluator for every environment kind and every learner family:
-``make_kshot_evaluate(env, learners, num_learners) -> evaluate(key, dataset, encoder_params=()) -> returns``.
-A learner family (:class:`FreshLearners` here, :class:`~jaxdistill.nets.learners.PaddedLearners` for
-the paper's random-architecture distributions) says how to draw and train ``num`` learners and how a
-trained one acts.
+``make_kshot_evaluate(env, learners, num_learners) -> evaluate(key, dataset, encoder_params=(), obs_norm=())
+-> returns``. A learner family (:class:`FreshLearners` here, :class:`~jaxdistill.nets.learners.PaddedLearners`
+for the paper's random-architecture distributions) says how to draw and train ``num`` learners and how a
+trained one acts: ``policy((trained, encoder_params, log_std, obs_norm), obs)`` with the dataset's
+``log_std`` (a Gaussian's, ``()`` for discrete actions) and frozen observation statistics (``()``: raw).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
-
 import jax
 
 from jaxdistill.distill.dataset import SyntheticDataset
@@ -19,6 +18,7 @@ from jaxdistill.distill.inner import train_fresh_learners
 from jaxdistill.eval.episodes import play_episodes, staged
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import ActionDist
+from jaxdistill.rl import normalize
 from jaxdistill.run.sharding import check_divisible, constrain_population
 
 
@@ -29,22 +29,20 @@ class FreshLearners:
     spec: LearnerSpec | ConvSpec
     obs_shape: tuple[int, ...]
     dist: ActionDist
-    policy_extra: Any = ()
-    """The action distribution's own parameters (a Gaussian's log std) the trained learners act with."""
 
     def train(self, key: jax.Array, dataset: SyntheticDataset, encoder_params, num: int):
         return train_fresh_learners(key, self.spec, self.obs_shape, self.dist.num_outputs, num, dataset,
                                     encoder_params, self.dist.label_loss)[1]
 
     def policy(self, params, obs: jax.Array):
-        trained, encoder_params = params
-        return self.dist.params(jax.vmap(self.spec.apply)(trained, self.spec.encode(encoder_params, obs)),
-                                self.policy_extra)
+        trained, encoder_params, log_std, obs_norm = params
+        features = self.spec.encode(encoder_params, normalize.apply(obs_norm, obs))
+        return self.dist.params(jax.vmap(self.spec.apply)(trained, features), log_std)
 
 
 def make_kshot_evaluate(env, learners, num_learners: int = 1000, greedy: bool = True, mesh=None,
                         max_steps: int | None = None):
-    """``evaluate(key, dataset, encoder_params=()) -> returns (num_learners,)``: ``learners.train`` draws and
+    """``evaluate(key, dataset, encoder_params=(), obs_norm=()) -> returns (num_learners,)``: ``learners.train`` draws and
     trains ``num_learners`` learners on the dataset, each plays one episode of ``env``.
 
     The dataset and encoder are traced (one compilation serves every dataset). Learners with an
@@ -54,17 +52,17 @@ def make_kshot_evaluate(env, learners, num_learners: int = 1000, greedy: bool = 
     train = jax.jit(learners.train, static_argnums=3)
     policy = learners.policy
 
-    def evaluate(key: jax.Array, dataset: SyntheticDataset, encoder_params=()) -> jax.Array:
+    def evaluate(key: jax.Array, dataset: SyntheticDataset, encoder_params=(), obs_norm=()) -> jax.Array:
         k_init, k_run = jax.random.split(key)
         trained = constrain_population(train(k_init, dataset, encoder_params, num_learners), mesh)
-        return play_episodes(env, k_run, policy, (trained, encoder_params), num_learners, learners.dist, greedy,
-                             mesh, max_steps)
+        return play_episodes(env, k_run, policy, (trained, encoder_params, dataset.log_std, obs_norm), num_learners,
+                             learners.dist, greedy, mesh, max_steps)
 
     return staged(env, evaluate)
 
 
-def fresh_learners(env, spec: LearnerSpec | ConvSpec, dist: ActionDist | None = None, policy_extra=()) -> FreshLearners:
+def fresh_learners(env, spec: LearnerSpec | ConvSpec, dist: ActionDist | None = None) -> FreshLearners:
     """The learner family of ``spec`` on ``env`` (its action distribution by default)."""
     from jaxdistill.policy.distributions import for_spec
 
-    return FreshLearners(spec, env.spec.obs_shape, dist or for_spec(env.spec), policy_extra)
+    return FreshLearners(spec, env.spec.obs_shape, dist or for_spec(env.spec))

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from jaxdistill.distill.dataset import SyntheticDataset
 from jaxdistill.distill.inner import inner_train
 from jaxdistill.nets.networks import _ACTIVATIONS, LearnerSpec
+from jaxdistill.rl import normalize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,10 +211,11 @@ class PaddedLearners:
         return trained, depths
 
     def policy(self, params, obs):
-        (trained, depths), _ = params
+        (trained, depths), _, log_std, obs_norm = params
         activation = self.dist_def.base.activation
+        obs = normalize.apply(obs_norm, obs)
         outputs = jax.vmap(lambda p, o, d: padded_apply(p, o, d, activation))(trained, obs, depths)
-        return self.dist.params(outputs, self.dist.init_extra())
+        return self.dist.params(outputs, log_std)
 
 
 def padded_learners(env, dist_def: LearnerDistribution) -> PaddedLearners:

@@ -5,7 +5,9 @@ here annealing is off by default (``anneal_lr``) but value clipping is on (``cli
 without it our PPO learns CartPole-v1 less stably than a PureJaxRL-style reference
 (``benchmarks/ppo_reference.py``); ``clip_value_loss=False`` is the paper's setting. Actor (the
 learner architecture, Λ by default) and critic are separate networks. A Gaussian actor has a
-state-independent log standard deviation learned with the actor (``policy_extra``).
+state-independent log standard deviation learned with the actor (``policy_extra``). Observation and
+reward normalisation (:mod:`jaxdistill.rl.normalize`, off by default) are CleanRL's continuous-control
+settings.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from flax import struct
 from jaxdistill.envs.spec import EnvSpec
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import for_spec
+from jaxdistill.rl import normalize
 from jaxdistill.rl.agent import Agent
 from jaxdistill.rl.losses import ppo_policy_loss, value_loss
 from jaxdistill.rl.rollout import advantages_and_targets, episode_stats, minibatch_epochs
@@ -63,10 +66,18 @@ class PPOConfig:
     unscaled); Pendulum's -16..0 rewards train better at 0.1."""
     init_log_std: float = 0.0
     """Initial log standard deviation of a Gaussian actor (ignored for discrete actions)."""
+    normalize_obs: bool = False
+    """Normalise observations by running statistics (CleanRL's MuJoCo setting)."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of a discounted return (CleanRL's MuJoCo setting)."""
     actor: LearnerSpec | ConvSpec = LearnerSpec()
     """Actor architecture and initialisation (the paper's Λ by default)."""
     critic: LearnerSpec | ConvSpec = CRITIC_SPEC
     """Critic architecture (a separate network; output gain 1)."""
+
+    @property
+    def norm(self) -> normalize.NormConfig:
+        return normalize.NormConfig(obs=self.normalize_obs, reward=self.normalize_reward)
 
     @property
     def num_updates(self) -> int:
@@ -79,6 +90,7 @@ class PPOState:
     critic_params: Any
     policy_extra: Any  # a Gaussian actor's log std; () for a categorical one
     opt_state: Any
+    norm: normalize.Normalizer  # running observation / reward statistics (empty when off)
 
 
 def critic_value(critic_params, obs: jax.Array, spec: LearnerSpec | ConvSpec = CRITIC_SPEC) -> jax.Array:
@@ -88,6 +100,7 @@ def critic_value(critic_params, obs: jax.Array, spec: LearnerSpec | ConvSpec = C
 def make_ppo(config: PPOConfig, spec: EnvSpec) -> Agent:
     """PPO's pure functions for ``config`` on environments described by ``spec``."""
     dist = for_spec(spec, config.init_log_std)
+    norm_config = config.norm
     actor_apply = config.actor.apply
     steps_per_update = config.num_minibatches * config.update_epochs
     lr = (optax.linear_schedule(config.lr, 0.0, config.num_updates * steps_per_update)
@@ -98,18 +111,23 @@ def make_ppo(config: PPOConfig, spec: EnvSpec) -> Agent:
         params = (config.actor.init_params(key, spec.obs_shape, dist.num_outputs),
                   config.critic.init_params(critic_key, spec.obs_shape, 1), dist.init_extra())
         return PPOState(actor_params=params[0], critic_params=params[1], policy_extra=params[2],
-                        opt_state=optimizer.init(params))
+                        opt_state=optimizer.init(params), norm=normalize.init(norm_config, spec.obs_shape, 1,
+                                                                                config.num_envs))
 
     def actors(key, state: PPOState):
-        return jax.tree_util.tree_map(lambda x: x[None], (state.actor_params, state.policy_extra))
+        """The one actor: ``(params, log std or (), frozen observation statistics or ())``."""
+        actor = (state.actor_params, state.policy_extra, normalize.frozen_obs(norm_config, state.norm))
+        return jax.tree_util.tree_map(lambda x: x[None], actor)
 
     def policy(state: PPOState, actor, obs):
-        params, extra = actor
-        return dist.params(actor_apply(params, obs), extra)
+        params, extra, obs_norm = actor
+        return dist.params(actor_apply(params, normalize.apply(obs_norm, obs)), extra)
 
     def learn(state: PPOState, key: jax.Array, actors, traj, last_obs: jax.Array):
         """The policy epochs on the one group's rollout ``traj`` (1, T, E, ...)."""
-        traj, last_obs = jax.tree_util.tree_map(lambda x: x[0], (traj, last_obs))
+        raw = traj
+        traj, last_obs = normalize.normalized(norm_config, state.norm, *jax.tree_util.tree_map(lambda x: x[0],
+                                                                                               (traj, last_obs)))
         scaled = traj.replace(reward=traj.reward * config.reward_scale)
         adv, targets = advantages_and_targets(
             partial(critic_value, state.critic_params, spec=config.critic), scaled, last_obs, config.gamma,
@@ -138,7 +156,7 @@ def make_ppo(config: PPOConfig, spec: EnvSpec) -> Agent:
             update_minibatch, config.update_epochs, config.num_minibatches,
         )
         new_state = state.replace(actor_params=params[0], critic_params=params[1], policy_extra=params[2],
-                                  opt_state=opt_state)
+                                  opt_state=opt_state, norm=normalize.update(norm_config, state.norm, raw, config.gamma))
         return new_state, {**info, **episode_stats(traj)}
 
     return Agent(dist=dist, num_groups=1, num_envs=config.num_envs, num_steps=config.num_steps, init=init,

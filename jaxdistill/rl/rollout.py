@@ -35,6 +35,7 @@ class Transition:
     episode_return: jax.Array  # the finished episode's return where done, else 0
     episode_length: jax.Array
     last_return: jax.Array  # after this step, the return of the env's latest finished episode (0 before any)
+    nan_reset: jax.Array | None = None  # where the environment discarded a non-finite state (None: not tracked)
 
 
 def reset_runner(key: jax.Array, env, num_envs: int) -> RunnerState:
@@ -81,6 +82,7 @@ def collect_rollout(
             episode_return=jnp.where(done, ep_ret, 0.0),
             episode_length=jnp.where(done, ep_len, 0),
             last_return=last_return,
+            nan_reset=out.nan_reset,
         )
         runner = RunnerState(env_state, out.obs, jnp.where(done, 0.0, ep_ret), jnp.where(done, 0, ep_len), last_return)
         return runner, transition
@@ -110,16 +112,20 @@ def episode_stats(traj: Transition) -> dict:
     counted once; and ``step_weighted_return``, the mean over every step and environment of the latest
     finished episode's return (what PureJaxRL plots, gymnax's ``LogWrapper.returned_episode_returns``:
     it counts a long episode once per step, so it sits above the per-episode mean while short failures
-    still happen)."""
+    still happen). Environments that guard against non-finite states add ``nan_resets``, the steps
+    they discarded."""
     done = jnp.logical_or(traj.terminated, traj.truncated)
     n = done.sum()
     safe = jnp.maximum(n, 1)
-    return {
+    stats = {
         "episodes": n,
         "episode_return": jnp.where(n > 0, traj.episode_return.sum() / safe, jnp.nan),
         "episode_length": jnp.where(n > 0, traj.episode_length.sum() / safe, jnp.nan),
         "step_weighted_return": traj.last_return.mean(),
     }
+    if traj.nan_reset is not None:
+        stats["nan_resets"] = traj.nan_reset.sum()
+    return stats
 
 
 def shuffled_minibatches(key: jax.Array, batch, num_minibatches: int, batch_axes: int = 2):

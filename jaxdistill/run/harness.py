@@ -24,7 +24,12 @@ from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
 from jaxdistill.rl.ppo import PPOConfig, make_ppo
 from jaxdistill.run.driver import make_trainer
 from jaxdistill.run.loop import config_to_dict, device_summary, run_keys, train_loop
-from jaxdistill.run.plotting import plot_dataset, plot_image_dataset, plot_learning_curve
+from jaxdistill.run.plotting import (
+    plot_continuous_dataset,
+    plot_dataset,
+    plot_image_dataset,
+    plot_learning_curve,
+)
 
 Policy = Literal["greedy", "sampled"]
 
@@ -76,7 +81,9 @@ def _eta_note(gpu_sized: bool) -> str | None:
 
 def _plot_dataset(env, dataset, path: Path, title: str, channels_first: bool) -> None:
     spec = env.spec
-    if len(spec.obs_shape) == 3:
+    if np.size(dataset.log_std):  # continuous actions: mean targets and the learned std
+        plot_continuous_dataset(dataset.x, dataset.y, dataset.log_std, path, spec.action_names, title=title)
+    elif len(spec.obs_shape) == 3:
         plot_image_dataset(dataset.x, dataset.y, path, action_names=spec.action_names, channels_first=channels_first,
                            max_channels=spec.obs_shape[0 if channels_first else -1], title=title)
     else:
@@ -117,18 +124,18 @@ def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, ti
         tensorboard=run.tensorboard, progress=run.progress, desc=title,
         eta_note=_eta_note(gpu_sized),
     )
-    dataset, encoder = ppmo.artefact(result.state.agent)
+    dataset, encoder, obs_norm = ppmo.artefact(result.state.agent)
     meta_epochs = int(result.state.iteration)
     dataset_dir = save_dataset(
         run.run_dir / "dataset", dataset, env_spec=env.spec, learner_spec=config.learner, encoder_params=encoder,
-        config=config_to_dict(config), extra={"meta_epochs": meta_epochs, "seed": run.seed},
+        obs_norm=obs_norm, config=config_to_dict(config), extra={"meta_epochs": meta_epochs, "seed": run.seed},
     )
     final_key = run_keys(run.seed)[2]
     table = []
     for policy in run.final_policies:
         final = make_kshot_evaluate(env, learners, run.final_eval_learners, greedy=policy == "greedy",
                                     max_steps=run.eval_max_steps)
-        table.append(summarize(final(final_key, dataset, encoder), learner_label, policy))
+        table.append(summarize(final(final_key, dataset, encoder, obs_norm), learner_label, policy))
     plot_learning_curve(result.rows, run.run_dir / "learning_curve.png", title=title,
                         kshot_label=f"k-shot return ({run.eval_policy})")
     _plot_dataset(env, dataset, run.run_dir / "dataset.png",
@@ -138,6 +145,7 @@ def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, ti
             "encoder_layers": config.learner.encoder_layers, "meta_epochs": meta_epochs,
             "env_steps": meta_epochs * steps, "reached_target_at": result.reached_target_at,
             "finished": result.finished, "wall_time_s": result.wall_time, "inner_lr": float(dataset.inner_lr),
+            **({"std": np.exp(np.asarray(dataset.log_std)).tolist()} if np.size(dataset.log_std) else {}),
             "kshot": table, "dataset_dir": str(dataset_dir), "rows": result.rows}
 
 
@@ -145,11 +153,12 @@ def make_actor_evaluate(env, agent, num: int, greedy: bool, max_steps: int | Non
     """``evaluate(key, agent_state) -> returns`` of ``num`` episodes of the trained PPO actor, compiled once."""
 
     def policy(actor, obs):
-        return agent.policy(None, actor, obs)
+        return agent.policy(None, actor, obs)  # PPO's policy reads only its actor
 
     play = staged(env, lambda key, actor: play_episodes(env, key, policy, actor, num, agent.dist, greedy, None,
                                                         max_steps))
-    return lambda key, state: play(key, (state.actor_params, state.policy_extra))
+    # PPO's one actor (its parameters, log std and frozen observation statistics), without the group axis.
+    return lambda key, state: play(key, jax.tree_util.tree_map(lambda x: x[0], agent.actors(None, state)))
 
 
 def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: bool = False) -> dict:

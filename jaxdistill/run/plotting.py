@@ -114,3 +114,36 @@ def plot_image_dataset(
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title above the headings
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_continuous_dataset(x, y, log_std, path: str | os.PathLike, action_names=None, title: str = "") -> None:
+    """A continuous-action dataset: the mean targets Y per action dimension over the k instances (with
+    the learned exp(log_std) as a band), and X projected on its two principal axes, coloured by the
+    first action dimension's target."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    y, std = np.asarray(y, np.float64), np.exp(np.asarray(log_std, np.float64))
+    k, dims = y.shape
+    names = list(action_names) if action_names else [f"a{i}" for i in range(dims)]
+    fig, (ax_y, ax_x) = plt.subplots(1, 2, figsize=(12, 4.5))
+    order = np.arange(k)
+    for i in range(dims):
+        line, = ax_y.plot(order, y[:, i], marker=".", lw=0.8, label=f"{names[i]} (std {std[i]:.2f})")
+        ax_y.fill_between(order, y[:, i] - std[i], y[:, i] + std[i], color=line.get_color(), alpha=0.12)
+    ax_y.axhline(-1, color="grey", lw=0.5, ls=":")
+    ax_y.axhline(1, color="grey", lw=0.5, ls=":")
+    ax_y.set_xlabel("instance")
+    ax_y.set_ylabel("mean target Y (band: ± exp(log_std))")
+    ax_y.legend(fontsize=7, ncol=2)
+    centred = x - x.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    proj = centred @ vt[:2].T if vt.shape[0] >= 2 else np.c_[centred @ vt[:1].T, np.zeros(k)]
+    explained = s**2 / max((s**2).sum(), 1e-12)
+    sc = ax_x.scatter(proj[:, 0], proj[:, 1], c=y[:, 0], cmap="coolwarm", s=25)
+    fig.colorbar(sc, ax=ax_x, label=f"Y[{names[0]}]")
+    ax_x.set_xlabel(f"PC1 of X ({explained[0]:.0%})")
+    ax_x.set_ylabel(f"PC2 of X ({explained[1]:.0%})" if len(explained) > 1 else "PC2")
+    ax_x.set_title("instances X on their principal axes")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
