@@ -216,3 +216,39 @@ def test_mujoco_cli_rejects_bad_combinations(capsys):
         validate(parse(["--env", "CartPole-v1"]))
     args = parse(["--env", "Hopper-v4", "--preset", "gpu", "--num-learners", "3"])
     assert args.ppmo.num_learners == 3 and args.ppmo.num_envs == 8 and args.ppmo.normalize_obs
+
+
+def test_host_rollout_stores_the_observation_each_action_was_taken_in():
+    """A counter environment (the observation is the step count): traj.obs[t] must be t, final_obs t + 1.
+    The host rollout once stored the *next* observation as ``obs`` (every host-stepped run learned from
+    observations one step late)."""
+    from jaxdistill.envs.core import HostStep, HostVecEnv
+    from jaxdistill.rl.host_rollout import host_rollout
+
+    class Counter(HostVecEnv):
+        num_envs = 4
+
+        def __init__(self):
+            self.t = np.zeros(4, np.float32)
+
+        def reset(self):
+            return self.t[:, None].copy()
+
+        def step(self, actions):
+            assert actions.shape == (4, 1)
+            self.t += 1
+            return HostStep(obs=self.t[:, None].copy(), final_obs=self.t[:, None].copy(),
+                            reward=actions[:, 0].astype(np.float32), terminated=np.zeros(4, bool),
+                            truncated=np.zeros(4, bool), episode_return=np.full(4, np.nan), episode_length=np.zeros(4))
+
+        def running_returns(self):
+            return np.zeros(4)
+
+    env = Counter()
+    act = jax.jit(lambda key, obs: (obs * 10.0, jnp.zeros(obs.shape[:2])))  # the action echoes its observation
+    traj, last_obs, flat, _ = host_rollout(env, env.reset(), act, jax.random.PRNGKey(0), 5, 2, np.zeros(4))
+    assert traj.obs.shape == (2, 5, 2, 1)
+    np.testing.assert_array_equal(traj.obs[0, :, 0, 0], np.arange(5))
+    np.testing.assert_array_equal(traj.action[1, :, 1, 0], 10.0 * np.arange(5))
+    np.testing.assert_array_equal(traj.final_obs[0, :, 0, 0], np.arange(1, 6))
+    np.testing.assert_array_equal(last_obs[:, :, 0], 5.0)

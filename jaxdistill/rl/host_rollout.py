@@ -39,7 +39,8 @@ def host_rollout(vec_env: HostVecEnv, obs: np.ndarray, act: Callable, key: jax.A
         ended = ~np.isnan(out.episode_return)
         episodes += list(zip(out.episode_return[ended].tolist(), out.episode_length[ended].tolist()))
         last_returns[ended] = out.episode_return[ended]
-        steps.append({"obs": obs, "action": flat_actions, "log_prob": log_probs.reshape(n), **out._asdict(),
+        # ``obs`` is the observation the action was taken in; ``out.obs`` (the next one) must not replace it.
+        steps.append({**out._asdict(), "obs": obs, "action": flat_actions, "log_prob": log_probs.reshape(n),
                       "last_return": last_returns.copy()})
         obs = out.obs
 
