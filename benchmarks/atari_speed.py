@@ -52,7 +52,7 @@ def main(args: Args) -> dict:
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
     from jaxdistill.run.driver import make_trainer
 
-    sizes = PRESETS[args.preset]
+    sizes = dataclasses.asdict(PRESETS[args.preset].ppmo)  # the preset's PPMO sizes, by field name
     env = make(f"{args.env}-v5")
     spec = env.spec
     games = sizes["num_learners"] * sizes["num_envs"]

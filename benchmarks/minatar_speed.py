@@ -57,7 +57,7 @@ def main(args: Args) -> dict:
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
     from jaxdistill.run.driver import make_trainer
 
-    sizes = PRESETS[args.preset]
+    sizes = dataclasses.asdict(PRESETS[args.preset].ppmo)  # the preset's PPMO sizes, by field name
     env = make(minatar_id(args.env))
     n_it = args.timing_iterations
     record: dict = {"machine": describe_machine(), "env": minatar_id(args.env), "preset": args.preset, "k": args.k,

@@ -28,7 +28,7 @@ class Args:
     method: Literal["ppmo", "ppo"] = "ppmo"
     """ppmo distils a dataset; ppo trains a policy directly (the baseline)."""
     ppmo: Annotated[PPMOOptions, Flat] = PPMOOptions()
-    """PPMO (k defaults to k_min = ceil(c / 2) + 1 for c actions; continuous: c = 2 x dims)."""
+    """PPMO (k defaults to k_min = ceil(c / 2) + 1 for c actions; continuous actions: 64, the paper's Section 6)."""
     ppo: PPOOptions = PPOOptions(total_timesteps=819_200)
     """PPO, for --method ppo (the default budget equals PPMO's 200 meta-epochs of 4096 steps)."""
     run: Annotated[RunOptions, Flat] = RunOptions(eval_learners=200, final_policies=("greedy", "sampled"))

@@ -11,7 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.distill.dataset import DatasetFileError, init_dataset, load_dataset, load_obs_norm, save_dataset
+from jaxdistill.distill.dataset import (
+    DatasetFileError,
+    init_dataset,
+    load_dataset,
+    load_obs_norm,
+    save_dataset,
+)
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.envs.spec import Box, Discrete, EnvSpec
 from jaxdistill.nets.networks import LearnerSpec
@@ -145,7 +151,7 @@ def test_brax_route_end_to_end_with_injected_nans_checkpoint_resume_and_reload(t
     full = _brax_run(tmp_path / "full")
     rows = full.rows
     assert sum(r["nan_resets"] for r in rows) > 0, "the injected NaNs were not counted"
-    dataset, encoder, obs_norm = ppmo.artefact(full.state.agent)
+    dataset, _, obs_norm = ppmo.artefact(full.state.agent)
     for leaf in jax.tree_util.tree_leaves((dataset, obs_norm, full.state.agent.critic_params, full.state.agent.norm)):
         assert np.isfinite(np.asarray(leaf)).all()
     assert all(np.isfinite(r["policy_loss"]) and np.isfinite(r["value_loss"]) for r in rows)
@@ -204,6 +210,13 @@ def test_envpool_route_cli_end_to_end_resume_and_reload(tmp_path):
     assert dataset.log_std.shape == (1,) and np.isfinite(np.asarray(load_obs_norm(tmp_path / "run" / "dataset").std)).all()
     assert (tmp_path / "run" / "dataset.png").is_file() and (tmp_path / "run" / "learning_curve.png").is_file()
 
+    # A user's reload: the dataset file alone rebuilds the environment, the learners and their inputs.
+    from experiments.evaluate import Args
+    from experiments.evaluate import main as evaluate
+
+    rows = evaluate(Args(tmp_path / "run" / "dataset", learners=4, policies=("greedy",)))
+    assert rows[0]["n"] == 4 and np.isfinite(rows[0]["mean"]) and rows[0]["mean"] > 0
+
 
 def test_mujoco_cli_rejects_bad_combinations(capsys):
     from experiments.mujoco import parse, validate
@@ -246,9 +259,26 @@ def test_host_rollout_stores_the_observation_each_action_was_taken_in():
 
     env = Counter()
     act = jax.jit(lambda key, obs: (obs * 10.0, jnp.zeros(obs.shape[:2])))  # the action echoes its observation
-    traj, last_obs, flat, _ = host_rollout(env, env.reset(), act, jax.random.PRNGKey(0), 5, 2, np.zeros(4))
+    traj, last_obs, _, _ = host_rollout(env, env.reset(), act, jax.random.PRNGKey(0), 5, 2, np.zeros(4))
     assert traj.obs.shape == (2, 5, 2, 1)
     np.testing.assert_array_equal(traj.obs[0, :, 0, 0], np.arange(5))
     np.testing.assert_array_equal(traj.action[1, :, 1, 0], 10.0 * np.arange(5))
     np.testing.assert_array_equal(traj.final_obs[0, :, 0, 0], np.arange(1, 6))
     np.testing.assert_array_equal(last_obs[:, :, 0], 5.0)
+
+
+def test_log_std_learning_rate_scales_only_the_log_std_steps():
+    from jaxdistill.distill.ppmo import distiller_optimizer
+    from jaxdistill.policy.distributions import Categorical, DiagGaussian
+
+    ds = init_dataset(jax.random.PRNGKey(0), 4, (3,), 2, log_std=jnp.zeros(2))
+    grads = jax.tree_util.tree_map(lambda x: 1e-3 * jnp.ones_like(x), ds)  # small: no global-norm clipping
+    config = PPMOConfig(distiller_lr=1e-3, log_std_lr=1e-5)
+    opt = distiller_optimizer(config, DiagGaussian(2))
+    updates, _ = opt.update(grads, opt.init(ds), ds)
+    np.testing.assert_allclose(updates.y, -1e-3, rtol=2e-2)  # Adam's first step: about lr x sign
+    np.testing.assert_allclose(updates.log_std, -1e-5, rtol=2e-2)
+    # Categorical datasets keep the plain optimiser (discrete runs are unchanged).
+    plain = distiller_optimizer(config, Categorical(2))
+    assert jax.tree_util.tree_structure(plain.init(ds.replace(log_std=()))) == jax.tree_util.tree_structure(
+        distiller_optimizer(dataclasses.replace(config, log_std_lr=None), Categorical(2)).init(ds.replace(log_std=())))

@@ -76,10 +76,10 @@ class BraxEnv(JaxEnv):
         self.spec = EnvSpec(
             env_id=env_id, obs_shape=(int(self.env.observation_size),), action_space=Box((-1.0,) * dim, (1.0,) * dim),
             max_episode_steps=max_episode_steps, standard_env=f"Brax 0.14 {name} ({backend} backend)",
-            notes=(f"Brax {name} on the {backend} backend; observation size and rewards differ from Gymnasium's "
-                   "MuJoCo-v4 version of the robot",
-                   f"episodes: termination as Brax defines it, truncation after {max_episode_steps} steps, every "
-                   "episode from a fresh random state",
+            notes=((f"Brax {name} on the {backend} backend; observation size and rewards differ from Gymnasium's "
+                    "MuJoCo-v4 version of the robot"),
+                   (f"episodes: termination as Brax defines it, truncation after {max_episode_steps} steps, every "
+                    "episode from a fresh random state"),
                    "actions are clipped to [-1, 1] by the environment"),
         )
 

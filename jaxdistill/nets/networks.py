@@ -84,7 +84,8 @@ class LearnerSpec:
             "weights": f"{init}; gain {self.hidden_gain:g} on hidden layers, {self.output_gain:g} on the output "
                        "layer; stored as (fan_in, fan_out), y = x @ W + b",
             "biases": "zero at initialisation (PyTorch's nn.Linear default is NOT zero: reset them)",
-            "input": "the observation vector as float32, unnormalised",
+            "input": "the observation vector as float32; normalised first (obs_mean, obs_std, obs_clip) when the "
+                     "dataset file holds observation statistics, raw otherwise",
         }
 
     @classmethod

@@ -1,0 +1,64 @@
+"""k-shot evaluation of a saved dataset file: fresh learners, one SGD step each, one full episode each.
+
+    python -m experiments.evaluate runs/mujoco_hopper-v4_k64_ppmo_s0/dataset --learners 1000
+    python -m experiments.evaluate experiments/results/cartpole1d_k2_ppmo_s0/dataset --policies greedy
+
+Reads ``dataset.npz`` and ``metadata.json`` (the environment id, the learner spec, the observation
+statistics of a continuous dataset), rebuilds the environment by id, and prints the table of returns;
+what a user of a distilled dataset would run, through the same loader and checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+
+@dataclasses.dataclass
+class Args:
+    dataset: tyro.conf.Positional[Path]
+    """A dataset directory (or its dataset.npz)."""
+    learners: int = 1000
+    """Fresh learners, one episode each."""
+    policies: tuple[Literal["greedy", "sampled"], ...] = ("greedy", "sampled")
+    """Greedy (argmax / mean action) and/or sampled actions."""
+    seed: int = 0
+    """Seed of the learners' initialisations and the episodes."""
+
+
+def main(args: Args) -> list[dict]:
+    import jax
+
+    from jaxdistill.distill.dataset import DatasetFileError, load_dataset, load_obs_norm
+    from jaxdistill.envs import make
+    from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+    from jaxdistill.nets.networks import LearnerSpec
+    from jaxdistill.run.harness import format_table, summarize
+
+    try:
+        _, metadata = load_dataset(args.dataset)
+        env = make(metadata["env_id"])
+        dataset, _ = load_dataset(args.dataset, expect_obs_shape=env.spec.obs_shape,
+                                  expect_num_actions=env.spec.num_actions, expect_continuous=not env.spec.discrete)
+    except (DatasetFileError, ValueError) as e:
+        raise SystemExit(f"experiments.evaluate: error: {e}") from None
+    if metadata.get("learner_spec", {}).get("type") == "cnn":
+        raise SystemExit("experiments.evaluate: error: image datasets with encoders are evaluated by their "
+                         "experiment (experiments.minatar / experiments.atari)")
+    spec = LearnerSpec.from_dict(metadata["learner_spec"])
+    obs_norm = load_obs_norm(args.dataset)
+    rows = []
+    for policy in args.policies:
+        evaluate = make_kshot_evaluate(env, fresh_learners(env, spec), args.learners, greedy=policy == "greedy")
+        returns = evaluate(jax.random.PRNGKey(args.seed), dataset, (), obs_norm)
+        rows.append(summarize(returns, f"{spec.hidden_sizes} {spec.activation}, {spec.init}", policy))
+    print(f"{metadata['env_id']}, k={dataset.k}, inner lr {float(dataset.inner_lr):.4f}: {args.learners} fresh learners")
+    print(format_table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
