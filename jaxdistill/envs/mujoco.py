@@ -27,10 +27,7 @@ def mujoco_tasks() -> list[str]:
 
 
 def _task_spec(task: str) -> EnvSpec:
-    try:
-        spec = envpool().make_spec(task)
-    except KeyError:
-        raise ValueError(f"unknown MuJoCo task {task!r}; EnvPool knows {', '.join(mujoco_tasks())}") from None
+    spec = envpool().make_spec(task)
     space = spec.action_space
     return EnvSpec(
         env_id=task, obs_shape=spec.observation_space.shape, action_space=Box(space.low, space.high),
@@ -44,8 +41,9 @@ class MujocoEnv(HostEnv):
     """A MuJoCo-v4 task by EnvPool id (``Hopper-v4``); environments live on the host."""
 
     def __init__(self, task: str):
-        if task not in mujoco_tasks():
-            raise ValueError(f"unknown MuJoCo task {task!r}; EnvPool knows {', '.join(mujoco_tasks())}")
+        known = mujoco_tasks()
+        if task not in known:  # also refuses EnvPool's other -v4 ids: only MuJoCo tasks are built here
+            raise ValueError(f"unknown MuJoCo task {task!r}; EnvPool knows {', '.join(known)}")
         self.spec = _task_spec(task)
 
     def vector(self, num_envs: int, seed: int, training: bool = True) -> "MujocoVecEnv":

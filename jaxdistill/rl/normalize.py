@@ -109,8 +109,8 @@ def frozen_obs(config: NormConfig, norm: Normalizer) -> ObsNorm | tuple:
 
 
 def observe(config: NormConfig, norm: Normalizer, obs: jax.Array) -> jax.Array:
-    """Observations as the agent's networks see them."""
-    return frozen_obs(config, norm)(obs) if config.obs else obs
+    """Observations as the agent's networks see them (the path every consumer of frozen statistics takes)."""
+    return apply(frozen_obs(config, norm), obs)
 
 
 def scale_rewards(config: NormConfig, norm: Normalizer, reward: jax.Array) -> jax.Array:
