@@ -107,7 +107,8 @@ def test_continuous_dataset_file_round_trip_and_kind_checks(tmp_path):
 # --- Brax, in the graph ---------------------------------------------------------------------------------
 
 TINY_CONTINUOUS = PPMOConfig(k=8, num_learners=2, num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2,
-                             learner=LearnerSpec(hidden_sizes=(16,)), normalize_obs=True, normalize_reward=True)
+                             learner=LearnerSpec(hidden_sizes=(16,)), normalize_obs=True, normalize_reward=True,
+                             advantage_norm="minibatch")
 
 
 def _nan_injecting_brax():

@@ -5,6 +5,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.distill.inner import inner_train
@@ -119,3 +120,42 @@ def test_gaussian_meta_gradient_matches_finite_differences():
                 minus[idx] -= eps
                 fd = (f(data.replace(**{field: jnp.asarray(plus)})) - f(data.replace(**{field: jnp.asarray(minus)}))) / (2 * eps)
                 np.testing.assert_allclose(g[idx], float(fd), rtol=1e-5, atol=1e-9, err_msg=f"{field}{idx}")
+
+
+def test_advantage_norm_standardises_per_learner_or_over_the_whole_minibatch():
+    """Per learner, the meta-loss ignores each learner's advantage scale and offset; over the minibatch it
+    standardises all learners' advantages together (a NumPy reference) and so does not."""
+    from jaxdistill.policy.distributions import Categorical
+    from jaxdistill.rl.losses import ppo_policy_loss
+
+    spec = LearnerSpec(hidden_sizes=(8,))
+    L, B, obs_dim, A = 3, 5, 4, 2
+    keys = jax.random.split(jax.random.PRNGKey(4), 6)
+    inits = sample_learners(keys[0], spec, (obs_dim,), A, L)
+    data = init_dataset(keys[1], 3, (obs_dim,), A, inner_lr=0.5)
+    obs = jax.random.normal(keys[2], (L, B, obs_dim))
+    actions = jax.random.randint(keys[3], (L, B), 0, A)
+    adv = np.asarray(jax.random.normal(keys[4], (L, B)))
+    old = jnp.full((L, B), -0.8) + 0.2 * jax.random.normal(keys[5], (L, B))
+    loss = partial(meta_policy_loss, data, inits, obs, actions, old, apply=mlp_apply, clip_eps=0.2)
+    rescaled = adv.copy()
+    rescaled[1] = 30.0 * rescaled[1] + 7.0  # one learner's advantages on another scale
+
+    per_learner = [float(loss(jnp.asarray(a), advantage_norm="learner")[0]) for a in (adv, rescaled)]
+    np.testing.assert_allclose(per_learner[0], per_learner[1], rtol=1e-5)
+    joint = [float(loss(jnp.asarray(a), advantage_norm="minibatch")[0]) for a in (adv, rescaled)]
+    assert abs(joint[0] - joint[1]) > 1e-3
+
+    standardised = (rescaled - rescaled.mean()) / (rescaled.std() + 1e-8)
+    trained = jax.vmap(lambda p: inner_train(p, data, mlp_apply))(inits)
+    dist = Categorical(A)
+
+    def learner_loss(i):
+        params = jax.tree_util.tree_map(lambda t: t[i], trained)
+        return float(ppo_policy_loss(dist, mlp_apply(params, obs[i]), actions[i], old[i],
+                                     jnp.asarray(standardised[i]), 0.2, normalize_advantages=False)[0])
+
+    want = np.mean([learner_loss(i) for i in range(L)])
+    np.testing.assert_allclose(joint[1], want, rtol=1e-5)
+    with pytest.raises(ValueError, match="advantage_norm"):
+        loss(jnp.asarray(adv), advantage_norm="global")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -105,6 +105,10 @@ class PPMOConfig:
     """Learners and critic see observations normalised by running statistics, frozen into the dataset."""
     normalize_reward: bool = False
     """Scale rewards by the running std of a discounted return (for the critic and the advantages)."""
+    advantage_norm: Literal["learner", "minibatch"] = "learner"
+    """Where advantages are standardised in the meta-loss: over each learner's own share of a minibatch
+    (PPO's rule, applied per learner), or once over the whole minibatch of all learners. With many learners
+    and small rollouts each learner's share is a handful of samples, whose standardisation is mostly noise."""
     min_inner_lr: float | None = 1e-3
     """Project the learned inner lr to at least this after every update (None: unconstrained).
     Unconstrained, it can turn negative, making the inner step gradient *ascent* and the soft
@@ -149,6 +153,7 @@ def meta_policy_loss(
     encoder_params=(),
     encode: Callable | None = None,
     dist=None,
+    advantage_norm: str = "learner",
 ):
     """PPMO's meta-loss: the clipped PPO loss of each learner after its inner step on ``dataset``.
 
@@ -157,18 +162,25 @@ def meta_policy_loss(
     With ``encode(encoder_params, x)``, the learners see encoded synthetic instances and encoded
     observations, and the loss is differentiable in ``encoder_params`` too. ``dist`` (categorical by
     default) turns a learner's outputs and the dataset's ``log_std`` (``()`` for a categorical) into its
-    action distribution; its ``label_loss`` is the inner objective.
+    action distribution; its ``label_loss`` is the inner objective. ``advantage_norm`` standardises the
+    advantages per learner (``"learner"``) or over all of them at once (``"minibatch"``).
     """
     if dist is None:
         dist = Categorical(int(jnp.shape(dataset.y)[-1]))
     if encode is not None:
         dataset = dataset.replace(x=encode(encoder_params, dataset.x))
 
+    if advantage_norm not in ("learner", "minibatch"):
+        raise ValueError(f"advantage_norm must be 'learner' or 'minibatch', got {advantage_norm!r}")
+    per_learner = advantage_norm == "learner"
+    if not per_learner:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
     def learner_loss(learner_init, obs, actions, old_log_probs, advantages):
         policy = inner_train(learner_init, dataset, apply, dist.label_loss)
         features = obs if encode is None else encode(encoder_params, obs)
         return ppo_policy_loss(dist, dist.params(apply(policy, features), dataset.log_std), actions,
-                               old_log_probs, advantages, clip_eps, ent_coef)
+                               old_log_probs, advantages, clip_eps, ent_coef, normalize_advantages=per_learner)
 
     losses, info = jax.vmap(learner_loss)(learner_inits, obs, actions, old_log_probs, advantages)
     return losses.mean(), jax.tree_util.tree_map(jnp.mean, info)
@@ -267,7 +279,7 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             def loss_fn(dataset, critic_params, encoder_params):
                 pl, info = meta_policy_loss(
                     dataset, learner_inits, obs, action, old_log_prob, mb_adv, apply,
-                    config.clip_eps, config.ent_coef, encoder_params, encode, dist,
+                    config.clip_eps, config.ent_coef, encoder_params, encode, dist, config.advantage_norm,
                 )
                 vl = value_loss(critic(critic_params, obs), mb_targets)
                 return pl + config.vf_coef * vl, {"policy_loss": pl, "value_loss": vl, **info}
