@@ -68,6 +68,7 @@ def test_meta_gradient_reaches_the_encoder_and_matches_finite_differences():
         adv = jax.random.normal(keys[5], (L, B), jnp.float64)
         old = jnp.full((L, B), -np.log(A), jnp.float64)
 
+        @jax.jit  # one compilation serves every finite difference
         def f(data, encoder):
             return meta_policy_loss(data, inits, obs, actions, old, adv, spec.apply, 0.2, 0.0, encoder, spec.encode)[0]
 
