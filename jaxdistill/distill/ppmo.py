@@ -32,7 +32,7 @@ from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import Categorical, for_spec
 from jaxdistill.rl import normalize
 from jaxdistill.rl.agent import Agent
-from jaxdistill.rl.losses import ppo_policy_loss, value_loss
+from jaxdistill.rl.losses import ppo_policy_loss, standardize_advantages, value_loss
 from jaxdistill.rl.ppo import critic_value
 from jaxdistill.rl.rollout import (
     Transition,
@@ -174,7 +174,7 @@ def meta_policy_loss(
         raise ValueError(f"advantage_norm must be 'learner' or 'minibatch', got {advantage_norm!r}")
     per_learner = advantage_norm == "learner"
     if not per_learner:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        advantages = standardize_advantages(advantages)
 
     def learner_loss(learner_init, obs, actions, old_log_probs, advantages):
         policy = inner_train(learner_init, dataset, apply, dist.label_loss)

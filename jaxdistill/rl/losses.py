@@ -36,6 +36,11 @@ def compute_gae(
     return advantages, advantages + values
 
 
+def standardize_advantages(advantages: jax.Array) -> jax.Array:
+    """Zero mean, unit std over every element (PPO's per-minibatch advantage normalisation)."""
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
 def ppo_policy_loss(
     dist,
     dist_params,
@@ -48,7 +53,7 @@ def ppo_policy_loss(
 ) -> tuple[jax.Array, dict]:
     """Clipped surrogate objective (to minimise) minus an entropy bonus."""
     if normalize_advantages:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        advantages = standardize_advantages(advantages)
     log_probs = dist.log_prob(dist_params, actions)
     log_ratio = log_probs - old_log_probs
     ratio = jnp.exp(log_ratio)
