@@ -244,3 +244,22 @@ def test_log_std_learning_rate_scales_only_the_log_std_steps():
     plain = distiller_optimizer(config, Categorical(2))
     assert jax.tree_util.tree_structure(plain.init(ds.replace(log_std=()))) == jax.tree_util.tree_structure(
         distiller_optimizer(dataclasses.replace(config, log_std_lr=None), Categorical(2)).init(ds.replace(log_std=())))
+
+
+def test_anneal_lr_decays_the_distillers_steps_linearly_to_zero_over_the_run():
+    from jaxdistill.distill.ppmo import distiller_optimizer
+    from jaxdistill.policy.distributions import DiagGaussian
+
+    ds = init_dataset(jax.random.PRNGKey(0), 4, (3,), 2, log_std=jnp.zeros(2))
+    grads = jax.tree_util.tree_map(lambda x: 1e-3 * jnp.ones_like(x), ds)
+    # 2 meta-epochs x 1 epoch x 2 minibatches = 4 Adam steps: rates 1, 3/4, 1/2, 1/4 of lr, then 0.
+    config = PPMOConfig(distiller_lr=1e-3, log_std_lr=1e-5, anneal_lr=True, meta_epochs=2, update_epochs=1,
+                        num_minibatches=2)
+    opt = distiller_optimizer(config, DiagGaussian(2))
+    state = opt.init(ds)
+    steps = []
+    for _ in range(5):
+        updates, state = opt.update(grads, state, ds)
+        steps.append((float(updates.y[0, 0]), float(updates.log_std[0])))
+    np.testing.assert_allclose([y for y, _ in steps], [-1e-3, -7.5e-4, -5e-4, -2.5e-4, 0.0], rtol=2e-2, atol=1e-9)
+    np.testing.assert_allclose([s for _, s in steps], [-1e-5, -7.5e-6, -5e-6, -2.5e-6, 0.0], rtol=2e-2, atol=1e-11)

@@ -109,6 +109,10 @@ class PPMOConfig:
     """Where advantages are standardised in the meta-loss: over each learner's own share of a minibatch
     (PPO's rule, applied per learner), or once over the whole minibatch of all learners. With many learners
     and small rollouts each learner's share is a handful of samples, whose standardisation is mostly noise."""
+    anneal_lr: bool = False
+    """Decay every Adam learning rate (dataset, critic, encoder) linearly to 0 over the run's
+    ``meta_epochs``, as PPO's ``anneal_lr`` does. Off in the paper. The schedule follows Adam's step count,
+    which a checkpoint keeps: a run resumed with more meta-epochs continues on the longer schedule."""
     min_inner_lr: float | None = 1e-3
     """Project the learned inner lr to at least this after every update (None: unconstrained).
     Unconstrained, it can turn negative, making the inner step gradient *ascent* and the soft
@@ -186,7 +190,11 @@ def meta_policy_loss(
     return losses.mean(), jax.tree_util.tree_map(jnp.mean, info)
 
 
-def _optimizer(lr: float, max_grad_norm: float):
+def _optimizer(lr: float, max_grad_norm: float, config: PPMOConfig | None = None):
+    """Adam after a global-norm clip; with ``config.anneal_lr`` its rate decays linearly to 0 over the
+    run's Adam steps (``update_epochs * num_minibatches`` per meta-epoch)."""
+    if config is not None and config.anneal_lr:
+        lr = optax.linear_schedule(lr, 0.0, config.meta_epochs * config.update_epochs * config.num_minibatches)
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(lr, eps=1e-5))
 
 
@@ -194,7 +202,7 @@ def distiller_optimizer(config: PPMOConfig, dist) -> optax.GradientTransformatio
     """Adam over the dataset {X, Y, inner_lr, log_std} after a global-norm clip; with ``log_std_lr`` the
     log std's steps are scaled to that rate (Gaussian learners only: a categorical dataset's optimiser,
     and so every discrete run, stays as it was)."""
-    opt = _optimizer(config.distiller_lr, config.max_grad_norm)
+    opt = _optimizer(config.distiller_lr, config.max_grad_norm, config)
     if config.log_std_lr is None or not jnp.size(dist.init_extra()):
         return opt
     only_log_std = SyntheticDataset(x=False, y=False, inner_lr=False, log_std=True)
@@ -225,8 +233,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     apply, encode = learner.apply, learner.encode
     critic = partial(critic_value, spec=config.critic)
     distiller_opt = distiller_optimizer(config, dist)
-    critic_opt = _optimizer(config.critic_lr, config.max_grad_norm)
-    encoder_opt = _optimizer(config.encoder_lr, config.max_grad_norm)
+    critic_opt = _optimizer(config.critic_lr, config.max_grad_norm, config)
+    encoder_opt = _optimizer(config.encoder_lr, config.max_grad_norm, config)
     L = config.num_learners
 
     def init(key: jax.Array, critic_key: jax.Array) -> PPMOState:
