@@ -4,6 +4,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments.cartpole import parse, validate
@@ -79,6 +80,19 @@ def test_gaussian_ppo_runs_end_to_end_through_the_gymnax_cli(tmp_path):
     assert (tmp_path / "ppo" / "learning_curve.png").exists()
     rows = (tmp_path / "ppo" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3 and "step_weighted_return" in rows[0]
+    # The trained actor is saved as a policy file that acts exactly as the run's final evaluation did.
+    import jax
+
+    from jaxdistill.envs import make
+    from jaxdistill.eval.episodes import play_episodes
+    from jaxdistill.rl.policy_file import load_policy
+    from jaxdistill.run.loop import run_keys
+
+    env = make("Pendulum-v1")
+    policy = load_policy(tmp_path / "ppo", env.spec)
+    returns = jax.jit(lambda key, p: play_episodes(env, key, policy.policy, p, 16, policy.dist, True))(
+        run_keys(0)[2], policy.params)
+    np.testing.assert_allclose(float(returns.mean()), result["kshot"][0]["mean"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("argv, message", [

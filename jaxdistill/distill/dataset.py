@@ -111,13 +111,16 @@ def save_dataset(
     extra: dict | None = None,
     encoder_params: list[dict] | None = None,
     obs_norm=(),
+    inner_step: str | None = None,
 ) -> Path:
     """Write ``dataset.npz`` and ``metadata.json`` (and ``encoder.npz`` for a non-empty encoder)
     into ``directory``; returns the directory.
 
     ``env_spec`` is the :class:`~jaxdistill.envs.spec.EnvSpec` the dataset was distilled on and
     ``learner_spec`` the learner's (``LearnerSpec`` / ``ConvSpec``): the metadata spells out everything
-    a learner written in another framework needs (:meth:`recipe`), biases and layouts included."""
+    a learner written in another framework needs (:meth:`recipe`), biases and layouts included.
+    ``inner_step`` describes how a learner trains on the set when it is not PPMO's one SGD step (a
+    gradient-matching set's students take Adam steps of behavioural cloning)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     x = np.asarray(dataset.x, np.float32)
@@ -148,7 +151,7 @@ def save_dataset(
         "environment": env_spec.to_dict(),
         "learner_spec": learner_spec.to_dict(),
         "learner_recipe": learner_spec.recipe(),
-        "inner_step": INNER_STEP_CONTINUOUS if continuous else INNER_STEP_DISCRETE,
+        "inner_step": inner_step or (INNER_STEP_CONTINUOUS if continuous else INNER_STEP_DISCRETE),
         "config": config or {},
         "jaxdistill_version": _package_version(),
         **(extra or {}),

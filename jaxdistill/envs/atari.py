@@ -32,7 +32,7 @@ def _game_spec(game: str) -> EnvSpec:
         raise ValueError(f"unknown Atari game {game!r}; EnvPool knows {', '.join(known)}") from None
     return EnvSpec(
         env_id=f"{game}-v5", obs_shape=OBS_SHAPE, action_space=Discrete(int(spec.action_space.n)),
-        max_episode_steps=27000, standard_env=f"ALE/{game}-v5 with CleanRL's Atari wrappers (EnvPool {game}-v5)",
+        max_episode_steps=27000, frames_uint8=True, standard_env=f"ALE/{game}-v5 with CleanRL's Atari wrappers (EnvPool {game}-v5)",
         notes=("observations: (4, 84, 84) channels first, 4 stacked grey frames as float32 in [0, 1] (uint8 / 255)",
                "frame skip 4, up to 30 no-op starts, fire on reset; training: episodic life and clipped rewards; "
                "scores: unclipped, whole games"),

@@ -109,6 +109,11 @@ class HostVecEnv(abc.ABC):
     def running_returns(self) -> np.ndarray:
         """The scored return so far of each episode in progress."""
 
+    def level_seeds(self) -> np.ndarray | None:
+        """The level each environment's current episode is played on (procedurally generated
+        environments: Procgen's level seed), or None where episodes have no level."""
+        return None
+
     def close(self) -> None:
         """Release the environments' resources."""
 

@@ -44,23 +44,30 @@ class EnvPoolVec(HostVecEnv):
     def _action(self, actions: np.ndarray) -> np.ndarray:
         return actions
 
+    def _observe(self, info: dict, ids: np.ndarray | None = None) -> None:
+        """Called with EnvPool's ``info`` after every step (``ids`` None: all environments) and every
+        reset of the environments ``ids``; subclasses keep what they report from it (Procgen's levels)."""
+
     def _scored(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, info: dict):
         """``(score increment, scored episode over)``: by default the learner's reward and its episodes."""
         return reward, np.logical_or(terminated, truncated)
 
     def reset(self) -> np.ndarray:
-        obs, _ = self._env.reset()
+        obs, info = self._env.reset()
+        self._observe(info, np.arange(self.num_envs))
         self._return[:] = 0.0
         self._length[:] = 0
         return self._obs(obs)
 
     def step(self, actions: np.ndarray) -> HostStep:
         obs, reward, terminated, truncated, info = self._env.step(self._action(np.asarray(actions)))
+        self._observe(info)
         final_obs = next_obs = self._obs(obs)
         score, over = self._scored(reward, terminated, truncated, info)
         if over.any():
             ids = np.flatnonzero(over)
-            reset_obs, _ = self._env.reset(ids)
+            reset_obs, reset_info = self._env.reset(ids)
+            self._observe(reset_info, ids)
             next_obs = final_obs.copy()  # a new array only when some environment restarts
             next_obs[ids] = self._obs(reset_obs)
         self._return += score

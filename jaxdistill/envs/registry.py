@@ -93,3 +93,19 @@ register("Brax robots as '<name>[:<backend>]' (e.g. 'hopper', 'ant:generalized';
          _build_brax)
 register("Gymnasium MuJoCo-v4 tasks as '<Task>-v4' (e.g. 'Hopper-v4'; EnvPool, on the host)", _claims_mujoco,
          _build_mujoco)
+
+
+def _claims_procgen(env_id: str) -> bool:
+    from jaxdistill.envs.procgen import claims
+
+    return claims(env_id)
+
+
+def _build_procgen(env_id: str):
+    from jaxdistill.envs.procgen import ProcgenEnv
+
+    return ProcgenEnv(env_id)
+
+
+register("Procgen games as '<Game><Mode>-v0[:levels=FIRST-END|all]' (e.g. 'BigfishEasy-v0', levels 0-200 by default; "
+         "EnvPool, on the host)", _claims_procgen, _build_procgen)

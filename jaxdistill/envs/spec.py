@@ -54,6 +54,9 @@ class EnvSpec:
     """Names of the discrete actions (or the Box dimensions), in index order, for plots and dataset files."""
     standard_env: str | None = None
     """The standard environment with the same dynamics, where one exists (e.g. Gymnasium's CartPole-v1)."""
+    frames_uint8: bool = False
+    """Observations are uint8 frames divided by 255 (Atari, Procgen): offline data stores them as the
+    uint8 frames, exactly and in a quarter of the space."""
     notes: tuple[str, ...] = ()
     """What a re-implementation must know (observation dtype and layout, preprocessing, differences
     from the original); written into every dataset's metadata."""
@@ -76,4 +79,5 @@ class EnvSpec:
                   else {"type": "box", "low": list(space.low), "high": list(space.high)})
         return {"env_id": self.env_id, "obs_shape": list(self.obs_shape), "action_space": action,
                 "max_episode_steps": self.max_episode_steps, "feature_names": self.feature_names,
-                "action_names": self.action_names, "standard_env": self.standard_env, "notes": list(self.notes)}
+                "action_names": self.action_names, "standard_env": self.standard_env, "notes": list(self.notes),
+                **({"frames_uint8": True} if self.frames_uint8 else {})}

@@ -133,20 +133,28 @@ def sample_learners(key: jax.Array, spec: LearnerSpec | ConvSpec, obs_shape: tup
     return jax.vmap(lambda k: spec.init_params(k, obs_shape, out_dim))(jax.random.split(key, num))
 
 
-def conv2d(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
-    """A VALID convolution of NHWC ``x`` with HWIO ``w``, as patches @ weights.
+def conv2d(x: jax.Array, w: jax.Array, stride: int, padding: str = "VALID") -> jax.Array:
+    """A VALID (or SAME) convolution of NHWC ``x`` with HWIO ``w``, as patches @ weights.
 
     Equal to ``lax.conv_general_dilated``, but under ``jax.vmap`` over per-learner weights it stays
     a batched matmul, where XLA:CPU's grouped convolutions (and their second derivatives, which
     the meta-gradient through the inner step needs) are many times slower."""
     kh, kw, c_in, c_out = w.shape
-    patches = jax.lax.conv_general_dilated_patches(x, (kh, kw), (stride, stride), "VALID",
+    patches = jax.lax.conv_general_dilated_patches(x, (kh, kw), (stride, stride), padding,
                                                    dimension_numbers=("NHWC", "OIHW", "NHWC"))
     return patches @ jnp.transpose(w, (2, 0, 1, 3)).reshape(c_in * kh * kw, c_out)
 
 
 ConvLayer = tuple[int, int, int]
-"""``(features, kernel size, stride)`` of a VALID-padded square convolution."""
+"""``(features, kernel size, stride)`` of a square convolution (VALID or SAME padding: ``ConvSpec.padding``)."""
+
+
+def avg_pool(x: jax.Array, size: int) -> jax.Array:
+    """``size`` x ``size`` average pooling with stride ``size`` of NHWC ``x`` (trailing rows/columns that do
+    not fill a window are dropped, as PyTorch's ``AvgPool2d`` does)."""
+    n, h, w, c = x.shape
+    h2, w2 = h // size, w // size
+    return x[:, : h2 * size, : w2 * size].reshape(n, h2, size, w2, size, c).mean(axis=(2, 4))
 
 NATURE_CONVS: tuple[ConvLayer, ...] = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
 """The PPO Nature CNN's convolutions (Mnih et al. 2015), the paper's Atari architecture α_a."""
@@ -177,6 +185,10 @@ class ConvSpec:
     """l: how many leading layers form the encoder (0 = full distillation; num_layers = direct PPO)."""
     channels_first: bool = False
     """Observations are ``(C, H, W)`` (EnvPool Atari) instead of ``(H, W, C)`` (gymnax MinAtar)."""
+    padding: Literal["VALID", "SAME"] = "VALID"
+    """Convolution padding (SAME keeps the map's size at stride 1)."""
+    pool: int = 1
+    """Average pooling (``pool`` x ``pool``, stride ``pool``) after every convolution's ReLU; 1: none."""
     hidden_gain: float = math.sqrt(2.0)
     output_gain: float = 0.01
 
@@ -198,7 +210,11 @@ class ConvSpec:
         shapes = []
         for features, kernel, stride in self.convs:
             shapes.append((h, w, c))
-            h, w, c = (h - kernel) // stride + 1, (w - kernel) // stride + 1, features
+            if self.padding == "SAME":
+                h, w = -(-h // stride), -(-w // stride)
+            else:
+                h, w = (h - kernel) // stride + 1, (w - kernel) // stride + 1
+            h, w, c = h // self.pool, w // self.pool, features
             if h < 1 or w < 1:
                 raise ValueError(f"observations of shape {tuple(obs_shape)} are too small for convolutions {self.convs}")
         flat = h * w * c
@@ -239,11 +255,13 @@ class ConvSpec:
         for offset, layer in enumerate(params):
             i = start + offset
             if i < len(self.convs):
-                x = conv2d(x, layer["w"], self.convs[i][2]) + layer["b"]
+                x = conv2d(x, layer["w"], self.convs[i][2], self.padding) + layer["b"]
             else:
                 x = x.reshape((x.shape[0], -1)) @ layer["w"] + layer["b"]
             if i < self.num_layers - 1:
                 x = jax.nn.relu(x)
+            if i < len(self.convs) and self.pool > 1:
+                x = avg_pool(x, self.pool)
         return x.reshape((*batch, *x.shape[1:]))
 
     # The learner: layers [encoder_layers, num_layers).
@@ -268,14 +286,21 @@ class ConvSpec:
         return self._apply_layers(params, obs, 0)
 
     def to_dict(self) -> dict:
-        return {"type": "cnn", **dataclasses.asdict(self)}
+        d = {"type": "cnn", **dataclasses.asdict(self)}
+        for name, default in (("padding", "VALID"), ("pool", 1)):  # written only when used: older files stay as they were
+            if d[name] == default:
+                del d[name]
+        return d
 
     def recipe(self) -> dict:
         """Every detail another framework needs to build and initialise this CNN."""
         layout = "(C, H, W) channels first" if self.channels_first else "(H, W, C) channels last"
         return {
-            "architecture": "CNN: " + ", ".join(f"conv {f} {k}x{k} stride {s} VALID" for f, k, s in self.convs)
-                            + f", flatten, dense {', '.join(map(str, self.dense))}, linear output (num_actions); "
+            "architecture": "CNN: " + ", ".join(f"conv {f} {k}x{k} stride {s} {self.padding}" for f, k, s in self.convs)
+                            + (f" (each followed by ReLU and {self.pool}x{self.pool} average pooling, stride {self.pool})"
+                               if self.pool > 1 else "")
+                            + ", flatten, " + (f"dense {', '.join(map(str, self.dense))}, " if self.dense else "")
+                            + "linear output (num_actions); "
                             "ReLU after every layer but the output (the dense layer after the flatten included)",
             "split": f"layers [0, {self.encoder_layers}) are the encoder (encoder.npz: layer<i>_w, layer<i>_b), "
                      f"layers [{self.encoder_layers}, {self.num_layers}) the learner trained on encoded x",
@@ -290,5 +315,20 @@ class ConvSpec:
         }
 
 
+def spec_from_dict(d: dict) -> LearnerSpec | ConvSpec:
+    """The learner spec a ``to_dict()`` wrote (a CNN's carries ``"type": "cnn"``)."""
+    d = dict(d)
+    if d.pop("type", None) == "cnn":
+        return ConvSpec(**{k: tuple(map(tuple, v)) if k == "convs" else (tuple(v) if isinstance(v, list) else v)
+                           for k, v in d.items()})
+    return LearnerSpec.from_dict(d)
+
+
 def num_params(params) -> int:
     return sum(int(x.size) for x in jax.tree_util.tree_leaves(params))
+
+
+STUDENT_CNN = ConvSpec(convs=((12, 3, 1), (48, 3, 1), (12, 3, 1), (3, 3, 1)), dense=(), padding="SAME", pool=2,
+                       channels_first=True, output_gain=1.0)
+"""The offline-distillation paper's student for Procgen: 4 modules of 3x3 convolution (SAME), ReLU and 2x2
+average pooling (channels 3 -> 12 -> 48 -> 12 -> 3), then a linear layer to the logits."""

@@ -60,6 +60,14 @@ class Categorical:
     def label_loss(self, outputs: jax.Array, labels: jax.Array) -> jax.Array:
         return mse(outputs, labels)
 
+    def bc_loss(self, outputs: jax.Array, targets: jax.Array) -> jax.Array:
+        """Behavioural cloning: mean cross-entropy of the logits against actions (integers) or against
+        target distributions (rows of probabilities, e.g. one-hot labels)."""
+        log_p = jax.nn.log_softmax(outputs, axis=-1)
+        if jnp.issubdtype(targets.dtype, jnp.integer):
+            return -jnp.mean(jnp.take_along_axis(log_p, targets[..., None].astype(jnp.int32), axis=-1))
+        return -jnp.mean(jnp.sum(targets * log_p, axis=-1))
+
 
 @dataclasses.dataclass(frozen=True)
 class DiagGaussian:
@@ -100,6 +108,11 @@ class DiagGaussian:
 
     def label_loss(self, outputs: jax.Array, labels: jax.Array) -> jax.Array:
         return mse(outputs, labels)
+
+    def bc_loss(self, outputs: jax.Array, targets: jax.Array) -> jax.Array:
+        """Behavioural cloning: MSE of the predicted means against the recorded actions (the Gaussian
+        log-likelihood with a fixed std, up to scale and a constant)."""
+        return mse(outputs, targets)
 
 
 ActionDist = Categorical | DiagGaussian

@@ -3,7 +3,8 @@
 An experiment CLI builds an environment (``jaxdistill.envs.make``), an algorithm config and
 :class:`RunOptions`, and calls :func:`run_ppmo` or :func:`run_ppo`. Both write into the run
 directory: ``metrics.csv``, ``tensorboard/``, ``checkpoints/``, ``learning_curve.png``,
-``results.{json,md}``; PPMO also ``dataset/`` (+ ``encoder.npz``) and ``dataset.png``.
+``results.{json,md}``; PPMO also ``dataset/`` (+ ``encoder.npz``) and ``dataset.png``, PPO ``policy/`` (the
+trained actor, :mod:`jaxdistill.rl.policy_file`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from jaxdistill.distill.dataset import save_dataset
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.eval.episodes import play_episodes, staged
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.rl.policy_file import save_policy
 from jaxdistill.rl.ppo import PPOConfig, make_ppo
 from jaxdistill.run.driver import make_trainer
 from jaxdistill.run.loop import config_to_dict, device_summary, run_keys, train_loop
@@ -185,6 +187,11 @@ def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: b
     plot_learning_curve(result.rows, run.run_dir / "learning_curve.png", title=title,
                         kshot_label=f"PPO actor return ({run.eval_policy})")
     updates = int(result.state.iteration)
+    actor, log_std, obs_norm = jax.tree_util.tree_map(lambda x: x[0], agent.actors(None, result.state.agent))
+    save_policy(run.run_dir / "policy", env_spec=env.spec, spec=config.actor, actor=actor, log_std=log_std,
+                obs_norm=obs_norm, config=config_to_dict(config),
+                extra={"updates": updates, "env_steps": updates * steps, "seed": run.seed,
+                       "returns": table})
     return {"method": "ppo", "env_id": env.spec.env_id, "updates": updates, "env_steps": updates * steps,
             "reached_target_at": result.reached_target_at, "finished": result.finished,
             "wall_time_s": result.wall_time, "kshot": table, "rows": result.rows}

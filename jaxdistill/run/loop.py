@@ -166,8 +166,11 @@ class Progress:
     def chunk(self, it: int, row: dict) -> None:
         self.iteration(it)
         if self.bar is not None:
-            self.bar.set_postfix(kshot=f"{row['kshot_mean']:.1f}±{row['kshot_std']:.1f}",
-                                 rollout=f"{row['rollout_return']:.1f}", sps=f"{row['sps']:.0f}")
+            if "kshot_mean" in row:
+                self.bar.set_postfix(kshot=f"{row['kshot_mean']:.1f}±{row['kshot_std']:.1f}",
+                                     rollout=f"{row['rollout_return']:.1f}", sps=f"{row['sps']:.0f}")
+            else:  # a trainer without rollouts or evaluations (gradient matching): its own metrics
+                self.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ("env_steps", "wall_time")})
 
     def close(self) -> None:
         if self.bar is not None:
@@ -177,7 +180,7 @@ class Progress:
 def train_loop(
     *,
     trainer,
-    evaluate_fn: Callable[[jax.Array, Any], jax.Array],
+    evaluate_fn: Callable[[jax.Array, Any], jax.Array] | None,
     total_iterations: int,
     chunk: int,
     env_steps_per_iteration: int,
@@ -198,7 +201,8 @@ def train_loop(
     """Run ``trainer.chunk`` until ``total_iterations`` or until an evaluation reaches ``target_return``.
 
     ``trainer`` (:func:`jaxdistill.run.driver.make_trainer`) advances ``chunk`` iterations per call;
-    ``evaluate_fn(key, state)`` returns per-episode returns. ``config`` must equal the checkpoint's on
+    ``evaluate_fn(key, state)`` returns per-episode returns (None: a trainer without environment, whose rows
+    are its own metrics, e.g. gradient matching). ``config`` must equal the checkpoint's on
     resume, except the keys in ``may_change``. ``on_chunk(iteration, row)`` is the progress callback
     (called after every logged row); ``eta_note``, if given, is printed with the estimated remaining time
     once the first iterations are timed. ``stop_after`` stops (with a checkpoint) after that many
@@ -251,26 +255,29 @@ def train_loop(
                 raise
             state = new_state
             it = int(state.iteration)
-            returns = np.asarray(evaluate_fn(jax.random.fold_in(eval_root, it), state))
-            elapsed = time.perf_counter() - t0
-            finite = np.isfinite(metrics["episode_return"])
-            row = {
-                "env_steps": it * env_steps_per_iteration,
-                "kshot_mean": float(returns.mean()),
-                "kshot_std": float(returns.std()),
-                "rollout_return": float(np.mean(np.asarray(metrics["episode_return"])[finite]))
-                if np.any(finite) else float("nan"),
-                "sps": chunk * env_steps_per_iteration / elapsed,
-                "wall_time": time.perf_counter() - start,
-                **{k: float(np.mean(v)) for k, v in metrics.items()
-                   if k not in ("episode_return", "episodes", "episode_length")},
-            }
+            if evaluate_fn is not None:
+                returns = np.asarray(evaluate_fn(jax.random.fold_in(eval_root, it), state))
+                elapsed = time.perf_counter() - t0
+                finite = np.isfinite(metrics["episode_return"])
+                row = {
+                    "env_steps": it * env_steps_per_iteration,
+                    "kshot_mean": float(returns.mean()),
+                    "kshot_std": float(returns.std()),
+                    "rollout_return": float(np.mean(np.asarray(metrics["episode_return"])[finite]))
+                    if np.any(finite) else float("nan"),
+                    "sps": chunk * env_steps_per_iteration / elapsed,
+                    "wall_time": time.perf_counter() - start,
+                }
+            else:  # no environment in the loop: the trainer's metrics and the time
+                row = {"wall_time": time.perf_counter() - start, "seconds_per_iteration": (time.perf_counter() - t0) / chunk}
+            row.update({k: float(np.mean(v)) for k, v in metrics.items()
+                        if k not in ("episode_return", "episodes", "episode_length")})
             logger.log(it, row)
             meta["wall_time"] = row["wall_time"]
             bar.chunk(it, row)
             if on_chunk is not None:
                 on_chunk(it, row)
-            if target_return is not None and row["kshot_mean"] >= target_return:
+            if target_return is not None and row.get("kshot_mean", -np.inf) >= target_return:
                 meta["reached_target_at"] = it
                 finished = True
             if it >= total_iterations:

@@ -1,0 +1,259 @@
+"""Offline dataset distillation (the second paper): an expert's episodes, percentile behavioural cloning and a
+150-sample gradient-matching set, each judged by the returns of students trained on it.
+
+    python -m experiments.offline --env bigfish                        # Procgen through EnvPool (easy, 200 levels)
+    python -m experiments.offline --env Breakout-MinAtar                # any environment id of the registry
+    python -m experiments.offline --env bigfish --expert runs/ppo/policy    # an expert of your own
+    python -m experiments.offline --data path/or/minari-id --env CartPole-v1  # data you bring (Minari)
+    python -m experiments.offline --env bigfish --stage bc             # stop after a stage; --resume continues
+
+Stages (``--stage`` runs up to and including one): ``expert`` (PPO on the training levels, unless
+``--expert`` or ``--data`` is given), ``data`` (``--episodes`` expert episodes as a Minari dataset),
+``bc`` (percentile BC, ``--percents``), ``distill`` (gradient matching, ``--gm.*``), ``evaluate`` (the
+synthetic set's students, the expert and a random policy; the table and plots). Every method trains
+``--students`` fresh students in one vmapped call and plays ``--episodes-per-student`` episodes with each,
+in distribution (the data's levels) and, for Procgen, on unseen levels. Output in ``--run-dir`` (default
+``runs/offline_<env>_s<seed>``): see :mod:`jaxdistill.offline.pipeline`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Literal
+
+from experiments.common import PPOOptions, cli, fail, problems
+from jaxdistill.distill.gradient_matching import GMConfig
+from jaxdistill.offline.pipeline import STAGES, StudyConfig
+from jaxdistill.offline.students import StudentTraining
+
+PROG = "experiments.offline"
+
+
+@dataclasses.dataclass(frozen=True)
+class GMOptions(GMConfig):
+    """Gradient matching (``--gm.*``)."""
+
+
+@dataclasses.dataclass
+class Args:
+    env: str | None = "bigfish"
+    """A Procgen game (``bigfish``, ``jumper``, ``starpilot``, ...; easy mode, levels 0-200) or any environment id
+    (``Breakout-MinAtar``, ``CartPole-v1``, ``BigfishHard-v0:levels=0-500``). May be omitted with ``--data`` whose
+    file names its environment (then students are trained but evaluated only where the environment exists)."""
+    data: str | None = None
+    """Offline data to use instead of recording an expert: a Minari dataset directory or local id."""
+    expert: Path | None = None
+    """An expert policy (a PPO run's ``policy/`` directory) instead of training one."""
+    stage: Literal["expert", "data", "bc", "distill", "evaluate"] = "evaluate"
+    """Run the stages up to and including this one."""
+    preset: Literal["cpu", "gpu"] = "cpu"
+    """Expert budget: cpu (what a 2-core CPU trains in minutes to hours) or gpu (the paper's 25 M steps)."""
+    seed: int = 0
+    """Seed of the whole study."""
+    run_dir: Path | None = None
+    """Output directory (default runs/offline_<env>_s<seed>)."""
+    resume: bool = False
+    """Continue the expert's and the distillation's runs from their checkpoints."""
+    progress: bool = True
+    """Show progress bars."""
+    episodes: int = 100
+    """Expert episodes recorded as offline data."""
+    percents: tuple[float, ...] = (10.0, 25.0, 40.0, 100.0)
+    """Percentile BC: keep the top p % of episodes by return."""
+    students: int = 100
+    """Students per method (trained together)."""
+    episodes_per_student: int = 1
+    """Evaluation episodes per student and split."""
+    greedy: bool = False
+    """Students act by their argmax (default: they sample, like the expert)."""
+    bc: StudentTraining = StudentTraining(steps=1000, batch_size=256, lr=5e-3)
+    """Students on real data (``--bc.*``; the paper: Adam 5e-3, 1000 steps of 256)."""
+    synthetic: StudentTraining = StudentTraining(steps=100, batch_size=15, lr=5e-3)
+    """Students on the synthetic set (``--synthetic.*``; the paper: Adam 5e-3, 100 steps of 15)."""
+    gm: GMOptions = GMOptions()
+    eval_every: int = 100
+    """Matching epochs between progress rows."""
+    ppo: PPOOptions = PPOOptions()
+    """The expert's PPO (``--ppo.*``; architectures follow the observations)."""
+
+
+def _ppo(total: int, **kw) -> PPOOptions:
+    base = {"total_timesteps": total, "num_envs": 64, "num_steps": 128, "num_minibatches": 8, "update_epochs": 4,
+            "lr": 5e-4, "anneal_lr": True, "ent_coef": 0.01, "gamma": 0.99}
+    return PPOOptions(**{**base, **kw})
+
+
+PRESETS: dict[str, Args] = {
+    "cpu": Args(ppo=_ppo(2_000_000)),
+    "gpu": Args(ppo=_ppo(25_000_000, num_envs=256)),
+}
+
+
+def env_id_of(name: str) -> str:
+    """A Procgen game name becomes its easy-mode id; any other id is kept."""
+    from jaxdistill.envs.procgen import procgen_id, procgen_tasks
+
+    if name.islower() and name.isalpha() and f"{name.capitalize()}Easy-v0" in procgen_tasks():
+        return procgen_id(name)
+    return name
+
+
+def networks(obs_shape: tuple[int, ...], channels_first: bool):
+    """``(student, expert actor, expert critic)`` specs for observations of this shape."""
+    from jaxdistill.nets.networks import (
+        CRITIC_SPEC,
+        MINATAR_CONVS,
+        NATURE_CONVS,
+        STUDENT_CNN,
+        ConvSpec,
+        LearnerSpec,
+    )
+
+    if len(obs_shape) != 3:
+        return LearnerSpec(), LearnerSpec(), CRITIC_SPEC
+    if min(obs_shape[1:] if channels_first else obs_shape[:2]) >= 32:  # Procgen-sized frames
+        actor = ConvSpec(convs=NATURE_CONVS, dense=(256,), channels_first=channels_first)
+        return STUDENT_CNN, actor, dataclasses.replace(actor, output_gain=1.0)
+    # MinAtar-sized maps: the student's convolutions without pooling (10x10 cannot be halved four times).
+    student = ConvSpec(convs=((12, 3, 1), (48, 3, 1), (12, 3, 1)), dense=(), channels_first=channels_first,
+                       output_gain=1.0)
+    actor = ConvSpec(convs=MINATAR_CONVS, dense=(256,), channels_first=channels_first)
+    return student, actor, dataclasses.replace(actor, output_gain=1.0)
+
+
+def validate(args: Args) -> Args:
+    errors = problems(args.ppo, "ppo.") + problems(args.gm, "gm.")
+    for name in ("episodes", "students", "episodes_per_student", "eval_every"):
+        if getattr(args, name) < 1:
+            errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
+    for p in args.percents:
+        if not 0 < p <= 100:
+            errors.append(f"--percents must lie in (0, 100] (got {p})")
+    for prefix, t in (("bc", args.bc), ("synthetic", args.synthetic)):
+        if t.steps < 1 or t.batch_size < 1 or not t.lr > 0:
+            errors.append(f"--{prefix}.steps, --{prefix}.batch-size must be >= 1 and --{prefix}.lr > 0")
+    if args.env is None and args.data is None:
+        errors.append("give --env, --data, or both")
+    if args.expert is not None and args.data is not None:
+        errors.append("--expert records new data; --data brings data: give one of them")
+    fail(PROG, errors)
+    if args.run_dir is None:
+        stem = (args.env or Path(str(args.data)).name).lower().replace(":", "_").replace("=", "").replace("/", "_")
+        args = dataclasses.replace(args, run_dir=Path("runs") / f"offline_{stem}_s{args.seed}")
+    from experiments.common import check_run_dir
+
+    check_run_dir(args.run_dir, PROG)
+    return args
+
+
+def main(args: Args) -> dict:
+    args = validate(args)
+    from jaxdistill.envs import make
+    from jaxdistill.offline import pipeline
+    from jaxdistill.offline.data import OfflineDataError
+    from jaxdistill.policy.distributions import for_spec
+    from jaxdistill.rl.policy_file import PolicyFileError, load_policy
+    from jaxdistill.run.harness import RunOptions, run_ppo
+
+    run_dir = args.run_dir
+    stop = STAGES.index(args.stage)
+    try:
+        env = make(env_id_of(args.env)) if args.env is not None else None
+    except (ValueError, ImportError) as e:
+        raise SystemExit(f"{PROG}: error: {e}") from None
+    data = None
+    if args.data is not None:  # read and validate before anything compiles
+        try:
+            data = pipeline.read_minari(args.data, env.spec if env is not None else None)
+        except OfflineDataError as e:
+            raise SystemExit(f"{PROG}: error: {e}") from None
+        if env is None:
+            try:
+                env = make(data.spec.env_id)
+            except (ValueError, ImportError):
+                env = None  # an environment this project does not know: train students, no returns
+    spec = data.spec if data is not None else env.spec
+    channels_first = len(spec.obs_shape) == 3 and spec.obs_shape[0] <= 4 and spec.obs_shape[-1] > 4
+    student, actor, critic = networks(spec.obs_shape, channels_first)
+    config = StudyConfig(episodes=args.episodes, percents=args.percents, students=args.students,
+                         episodes_per_student=args.episodes_per_student, greedy=args.greedy, bc_training=args.bc,
+                         synthetic_training=args.synthetic, gm=GMConfig(**dataclasses.asdict(args.gm)),
+                         eval_every=args.eval_every)
+    (run_dir / "study.json").write_text(json.dumps({"args": json.loads(json.dumps(dataclasses.asdict(args),
+                                                                                   default=str))}, indent=2) + "\n")
+
+    def expert():
+        if args.expert is not None:
+            return load_policy(args.expert, env.spec)
+        path = run_dir / "expert"
+        if (path / "policy" / "policy.npz").is_file():
+            return load_policy(path, env.spec)
+        ppo = dataclasses.replace(args.ppo, actor=actor, critic=critic)
+        run_ppo(env, ppo, RunOptions(seed=args.seed, run_dir=path, resume=args.resume, eval_every=10,
+                                     eval_learners=16, final_eval_learners=32, eval_policy="sampled",
+                                     progress=args.progress, tensorboard=False),
+                title=f"PPO expert, {env.spec.env_id}")
+        return load_policy(path, env.spec)
+
+    try:
+        if data is None:
+            policy = expert()
+            if stop == 0:
+                return {"stage": "expert", "run_dir": str(run_dir)}
+            game = env.spec.env_id.split(":")[0].lower().replace("-", "_")
+            data = pipeline.get_data(run_dir, env, lambda: policy, config, args.seed, None, f"jaxdistill/{game}/expert-v0")
+        else:
+            policy = load_policy(args.expert, env.spec) if args.expert is not None else None
+    except (PolicyFileError, OfflineDataError) as e:
+        raise SystemExit(f"{PROG}: error: {e}") from None
+    returns = data.returns
+    print(f"[jaxdistill] data: {len(data.episodes)} episodes, {data.num_transitions} transitions, returns "
+          f"{returns.mean():.2f} ± {returns.std():.2f}")
+    if stop <= 1:
+        return {"stage": "data", "run_dir": str(run_dir)}
+
+    splits = {}
+    if env is not None:
+        splits["id"] = env
+        if hasattr(env, "unseen") and env.levels[1] > 0:
+            splits["ood"] = env.unseen()
+    dist = for_spec(spec)
+    evaluator = pipeline.Evaluator(splits, student, dist, config, args.seed)
+    rows = pipeline.run_bc(run_dir, data, evaluator, config)
+    if stop <= 2:
+        return {"stage": "bc", "methods": rows}
+    synthetic, gm_result = pipeline.run_distill(run_dir, data, student, config, args.seed, args.resume, args.progress)
+    if stop <= 3:
+        return {"stage": "distill", **gm_result}
+    rows = rows + evaluator.rows("synthetic", synthetic.x, synthetic.y, config.synthetic_training, synthetic.k)
+    if policy is not None:
+        rows += pipeline.expert_rows(splits, policy, args.students, args.episodes_per_student, args.seed, args.greedy)
+    if spec.discrete and splits:
+        rows += pipeline.random_rows(splits, spec, args.students, args.episodes_per_student, args.seed)
+    result = {"env_id": spec.env_id, "methods": rows, "data": {"episodes": len(data.episodes),
+              "transitions": data.num_transitions, "return_mean": float(returns.mean()),
+              "return_std": float(returns.std())}, "distill": gm_result, "config": json.loads(json.dumps(
+                  dataclasses.asdict(config), default=str))}
+    (run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = pipeline.format_methods(rows)
+    title = f"Offline distillation, {spec.env_id}"
+    (run_dir / "results.md").write_text(f"# {title}\n\n{table}\n")
+    if rows and splits:
+        pipeline.plot_methods(rows, run_dir / "methods.png", title)
+    from jaxdistill.run.harness import _plot_dataset
+
+    if env is not None:
+        _plot_dataset(env, synthetic, run_dir / "distill" / "dataset.png", f"{title}: {synthetic.k} synthetic samples",
+                      channels_first)
+    print(f"\n{title}\n\n{table}\nrun directory: {run_dir}")
+    return result
+
+
+def parse(argv: list[str] | None = None) -> Args:
+    return cli(Args, PRESETS, "preset", argv)
+
+
+if __name__ == "__main__":
+    main(parse())

@@ -1,0 +1,213 @@
+"""Gradient matching (Zhao et al. 2021; the offline-distillation paper's Eq. 2): a few synthetic states whose
+behavioural-cloning gradient, on freshly sampled students, matches the gradient of the real offline data.
+
+The synthetic set is a :class:`~jaxdistill.distill.dataset.SyntheticDataset`: ``x`` (k, *obs_shape) starts
+from real recorded states, ``y`` are fixed labels: one-hot actions for discrete actions (the k samples
+split evenly over the actions the data holds, ``k / |actions|`` each), the recorded actions of the initial
+states for continuous ones. Each epoch draws ``students_per_epoch`` fresh students from the learner spec
+(the distribution that will be trained on the set) and, per action class, a batch of real samples of
+that class; the matching loss is, summed over classes and averaged over students,
+
+* ``"l2"`` (the paper's code): the squared L2 distance between the concatenated gradients of all parameters,
+* ``"cosine"`` (Zhao et al.): per layer, the sum over output units of ``1 - cos`` between the two gradients
+  of that unit's incoming weights (biases and other 1-D parameters are ignored, as in their code).
+
+Continuous actions form one class. ``x`` is updated by SGD with momentum (the paper: lr 0.1, momentum 0.5,
+1000 epochs). :func:`make_gradient_matching` returns a :class:`~jaxdistill.run.driver.Trainer` for the run
+loop (metrics, checkpoints, resume) and the pure loss for tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from jaxdistill.distill.dataset import SyntheticDataset
+from jaxdistill.nets.networks import ConvSpec, LearnerSpec, sample_learners
+from jaxdistill.offline.students import decode
+from jaxdistill.run.driver import Trainer
+
+Distance = Literal["l2", "cosine"]
+
+
+@dataclasses.dataclass(frozen=True)
+class GMConfig:
+    k: int = 150
+    """Synthetic samples (the paper: 150, 10 per action of Procgen's 15)."""
+    epochs: int = 1000
+    """Matching epochs (the paper: 1000)."""
+    lr: float = 0.1
+    """SGD learning rate on the synthetic states (the paper: 0.1)."""
+    momentum: float = 0.5
+    """SGD momentum (the paper: 0.5)."""
+    students_per_epoch: int = 4
+    """Fresh students whose gradients are matched every epoch (their losses averaged)."""
+    real_batch: int = 256
+    """Real samples per action class and student in every match."""
+    distance: Distance = "l2"
+    """l2: squared distance of the concatenated gradients (the paper's code); cosine: Zhao et al.'s
+    per-layer, per-output-unit cosine distance."""
+
+
+@struct.dataclass
+class GMState:
+    dataset: SyntheticDataset
+    opt_state: optax.OptState
+    key: jax.Array
+    iteration: jax.Array
+
+
+class RealData(struct.PyTreeNode):
+    """Real samples grouped by class, on the device: ``x`` (n, ...) (uint8 frames stay uint8), ``targets`` (n,)
+    actions, ``class_index`` (C, m) indices of each class's samples (padded), ``class_count`` (C,)."""
+
+    x: jax.Array
+    targets: jax.Array
+    class_index: jax.Array
+    class_count: jax.Array
+
+
+def group_by_class(x: np.ndarray, actions: np.ndarray, num_actions: int | None) -> RealData:
+    """The real data grouped by action (``num_actions`` None: continuous actions, one class)."""
+    if num_actions is None:
+        index, count = np.arange(len(x))[None], np.array([len(x)])
+    else:
+        groups = [np.flatnonzero(actions == a) for a in range(num_actions)]
+        width = max(1, max(len(g) for g in groups))
+        index = np.zeros((num_actions, width), np.int64)
+        for a, g in enumerate(groups):
+            index[a, : len(g)] = g
+        count = np.array([len(g) for g in groups])
+    return RealData(x=jnp.asarray(x), targets=jnp.asarray(actions), class_index=jnp.asarray(index, jnp.int32),
+                    class_count=jnp.asarray(count, jnp.int32))
+
+
+def init_synthetic(key: jax.Array, real: RealData, k: int, num_actions: int | None) -> tuple[SyntheticDataset, np.ndarray]:
+    """Synthetic states drawn from the real ones: for discrete actions ``k`` split evenly over the classes the
+    data holds (the first ``k mod classes`` classes get one more), without replacement where a class has
+    enough samples; labels one-hot. For continuous actions ``k`` real samples and their actions. Returns the
+    dataset (``inner_lr`` 0: students train by their own protocol) and each sample's class."""
+    counts = np.asarray(real.class_count)
+    present = np.flatnonzero(counts > 0)
+    if present.size == 0:
+        raise ValueError("the real data holds no samples")
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                           else key).astype(np.uint32))
+    if k < present.size and num_actions is not None:
+        raise ValueError(f"k = {k} is fewer than the {present.size} actions the data holds: one sample per action at least")
+    per_class = np.full(present.size, k // present.size)
+    per_class[: k % present.size] += 1
+    index, classes = [], []
+    class_index = np.asarray(real.class_index)
+    for c, n in zip(present, per_class):
+        pool = class_index[c, : counts[c]]
+        index.append(rng.choice(pool, size=n, replace=n > pool.size))
+        classes.append(np.full(n, c))
+    index, classes = np.concatenate(index), np.concatenate(classes)
+    x = decode(real.x[jnp.asarray(index)])
+    if num_actions is None:
+        y = jnp.asarray(real.targets[jnp.asarray(index)], jnp.float32)
+    else:
+        y = jax.nn.one_hot(jnp.asarray(classes), num_actions, dtype=jnp.float32)
+    return SyntheticDataset(x=jnp.asarray(x, jnp.float32), y=y, inner_lr=jnp.zeros((), jnp.float32)), classes
+
+
+def gradient_distance(g_real, g_syn, distance: Distance) -> jax.Array:
+    """The distance between two gradients (pytrees of the same structure)."""
+    real, syn = jax.tree_util.tree_leaves(g_real), jax.tree_util.tree_leaves(g_syn)
+    if distance == "l2":
+        return sum(jnp.sum(jnp.square(a - b)) for a, b in zip(real, syn))
+    if distance == "cosine":
+        total = 0.0
+        for a, b in zip(real, syn):
+            if a.ndim < 2:
+                continue  # biases: ignored, as in Zhao et al.'s code
+            a, b = a.reshape(-1, a.shape[-1]).T, b.reshape(-1, b.shape[-1]).T  # rows: output units
+            # Guarded, not shifted (Zhao et al. add 1e-6): equal gradients give exactly 0 however small they are.
+            # A zero gradient (a class without samples) has no direction: cos 0, and no NaN in the gradient.
+            squared = jnp.sum(a * a, axis=1) * jnp.sum(b * b, axis=1)
+            defined = squared > 1e-30
+            cos = jnp.where(defined, jnp.sum(a * b, axis=1) / jnp.sqrt(jnp.where(defined, squared, 1.0)), 0.0)
+            total = total + jnp.sum(1.0 - cos)
+        return total
+    raise ValueError(f"unknown distance {distance!r}; use 'l2' or 'cosine'")
+
+
+def matching_loss(x: jax.Array, y: jax.Array, syn_class: jax.Array, students, real_x: jax.Array,
+                  real_targets: jax.Array, real_class: jax.Array, apply, dist, distance: Distance) -> jax.Array:
+    """Gradient-matching loss of synthetic ``(x, y)`` (classes ``syn_class`` (k,)) against real batches.
+
+    ``students`` are stacked on a leading axis S; ``real_x`` (S, C, B, ...), ``real_targets`` (S, C, B) and
+    ``real_class`` (C,) the classes those batches belong to (-1: a class without real samples, skipped).
+    Pure and differentiable in ``x``."""
+
+    def class_loss(params, c, rx, rt):
+        def bc(p, inputs, targets, weights):
+            per_sample = jax.vmap(lambda o, t: dist.bc_loss(o[None], t[None]))(apply(p, inputs), targets)
+            return jnp.sum(per_sample * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+
+        g_real = jax.lax.stop_gradient(jax.grad(bc)(params, decode(rx), rt, jnp.ones(rt.shape[0])))
+        g_syn = jax.grad(bc)(params, x, y, (syn_class == c).astype(jnp.float32))
+        return jnp.where(c >= 0, gradient_distance(g_real, g_syn, distance), 0.0)
+
+    def student_loss(params, rx, rt):
+        return jnp.sum(jax.vmap(class_loss, (None, 0, 0, 0))(params, real_class, rx, rt))
+
+    return jnp.mean(jax.vmap(student_loss)(students, real_x, real_targets))
+
+
+def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist, real: RealData,
+                           syn_class: np.ndarray, obs_shape: tuple[int, ...], per_chunk: int):
+    """``(trainer, loss_fn)``: the distiller as a run-loop :class:`Trainer` over ``init_dataset`` (set with
+    :meth:`start`) and the pure per-epoch loss ``loss_fn(x, key, dataset) -> loss``."""
+    optimizer = optax.sgd(config.lr, momentum=config.momentum)
+    syn_class = jnp.asarray(syn_class, jnp.int32)
+    counts = real.class_count
+    real_class = jnp.where(counts > 0, jnp.arange(counts.shape[0]), -1)
+    S, B = config.students_per_epoch, config.real_batch
+
+    def sample_real(key):
+        """(S, C, B) real indices, each class's drawn from its own samples (with replacement)."""
+        u = jax.random.randint(key, (S, counts.shape[0], B), 0, jnp.maximum(counts, 1)[None, :, None])
+        return jnp.take_along_axis(real.class_index[None], u, axis=2)
+
+    def epoch_loss(x, key, dataset):
+        k_students, k_real = jax.random.split(key)
+        students = sample_learners(k_students, spec, obs_shape, dist.num_outputs, S)
+        idx = sample_real(k_real)
+        return matching_loss(x, dataset.y, syn_class, students, real.x[idx], real.targets[idx], real_class,
+                             spec.apply, dist, config.distance)
+
+    def epoch(state: GMState, _):
+        key, k_epoch = jax.random.split(state.key)
+        loss, grad = jax.value_and_grad(epoch_loss)(state.dataset.x, k_epoch, state.dataset)
+        updates, opt_state = optimizer.update(grad, state.opt_state, state.dataset.x)
+        x = optax.apply_updates(state.dataset.x, updates)
+        metrics = {"matching_loss": loss, "grad_norm": jnp.linalg.norm(grad)}
+        return GMState(state.dataset.replace(x=x), opt_state, key, state.iteration + 1), metrics
+
+    class GMTrainer(Trainer):
+        def __init__(self):
+            self.dataset = None
+            self._chunk = jax.jit(lambda state: jax.lax.scan(epoch, state, None, length=per_chunk))
+
+        def start(self, dataset: SyntheticDataset) -> "GMTrainer":
+            self.dataset = dataset
+            return self
+
+        def init(self, key):
+            return GMState(self.dataset, optimizer.init(self.dataset.x), key, jnp.zeros((), jnp.int32))
+
+        def chunk(self, state):
+            state, metrics = self._chunk(state)
+            if self.on_iteration is not None:
+                self.on_iteration(int(state.iteration))
+            return state, metrics
+
+    return GMTrainer(), epoch_loss

@@ -1,0 +1,123 @@
+"""Students: fresh networks trained by behavioural cloning on a set of (observation, target) pairs, and
+their returns. Every method of the offline study (percentile BC on real episodes, the distilled set,
+any other) trains its students here, as one vmapped call over students, so a table row is hundreds
+of students.
+
+``train_students(key, spec, dist, x, targets, training, num)``: ``num`` fresh students of ``spec`` each
+take ``training.steps`` optimiser steps on its own minibatches (drawn without replacement within a
+step) of the BC loss (:meth:`~jaxdistill.policy.distributions.Categorical.bc_loss`: cross-entropy for
+discrete actions, MSE on the mean for continuous ones). ``x`` may be uint8 frames
+(``frames_uint8``), decoded per minibatch, so a large offline set stays a quarter of its float size.
+``training`` is the paper's Adam protocol by default and can be one plain SGD step on the whole set
+(``optimizer="sgd", steps=1``), the PPMO protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdistill.eval.episodes import play_episodes, staged
+from jaxdistill.nets.networks import sample_learners
+from jaxdistill.run.sharding import check_divisible, constrain_population
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentTraining:
+    """How a student learns from a set of pairs."""
+
+    steps: int = 1000
+    """Optimiser steps."""
+    batch_size: int = 256
+    """Pairs per step (capped at the set's size)."""
+    lr: float = 5e-3
+    """Learning rate."""
+    optimizer: Literal["adam", "sgd"] = "adam"
+    """Adam (the offline-distillation paper's students) or plain SGD (with steps=1 and the whole set as the
+    batch: one SGD step, PPMO's protocol)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+BC_TRAINING = StudentTraining(steps=1000, batch_size=256, lr=5e-3)
+"""The paper's students on real data (percentile BC): Adam 5e-3, 1000 steps of 256."""
+SYNTHETIC_TRAINING = StudentTraining(steps=100, batch_size=15, lr=5e-3)
+"""The paper's students on the 150 synthetic samples: Adam 5e-3, 100 steps of 15."""
+
+
+def decode(x: jax.Array) -> jax.Array:
+    """Observations as the networks see them: uint8 frames / 255, floats unchanged."""
+    return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x
+
+
+def _optimizer(training: StudentTraining):
+    return optax.adam(training.lr) if training.optimizer == "adam" else optax.sgd(training.lr)
+
+
+def train_student(key: jax.Array, init_params, apply, dist, x: jax.Array, targets: jax.Array,
+                  training: StudentTraining):
+    """One student from ``init_params`` after ``training`` on ``(x, targets)`` (pure; differentiable in x)."""
+    n = x.shape[0]
+    batch = min(training.batch_size, n)
+    opt = _optimizer(training)
+
+    def loss(params, idx):
+        return dist.bc_loss(apply(params, decode(x[idx])), targets[idx])
+
+    def step(carry, key):
+        params, opt_state = carry
+        idx = jnp.arange(n) if batch == n else jax.random.choice(key, n, (batch,), replace=False)
+        grads = jax.grad(loss)(params, idx)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), None
+
+    (params, _), _ = jax.lax.scan(step, (init_params, opt.init(init_params)), jax.random.split(key, training.steps))
+    return params
+
+
+def train_students(key: jax.Array, spec, dist, x: jax.Array, targets: jax.Array, training: StudentTraining,
+                   num: int, obs_shape: tuple[int, ...] | None = None, mesh=None):
+    """``num`` fresh students of ``spec`` trained on ``(x, targets)``, stacked on a leading axis (pure; jit it
+    with ``num`` and ``training`` static). With a ``mesh`` the students are split over its devices."""
+    check_divisible(num, mesh, "students")
+    k_init, k_train = jax.random.split(key)
+    inits = constrain_population(sample_learners(k_init, spec, obs_shape or x.shape[1:], dist.num_outputs, num), mesh)
+    trained = jax.vmap(lambda p, k: train_student(k, p, spec.apply, dist, x, targets, training))(
+        inits, jax.random.split(k_train, num))
+    return constrain_population(trained, mesh)
+
+
+@functools.lru_cache(maxsize=32)
+def _student_policy(spec):
+    """Each student acts on its own observation (one function per spec: host runners cache its compilation)."""
+    return lambda params, obs: jax.vmap(spec.apply)(params, obs)
+
+
+def make_student_evaluate(env, spec, dist, num_students: int, episodes_per_student: int, greedy: bool = False,
+                          max_steps: int | None = None):
+    """``evaluate(key, students) -> returns (num_students, episodes_per_student)``: every student plays
+    ``episodes_per_student`` episodes of ``env`` (all students' episodes side by side)."""
+    total = num_students * episodes_per_student
+    policy = _student_policy(spec)
+
+    def evaluate(key, students):
+        repeated = jax.tree_util.tree_map(lambda p: jnp.repeat(p, episodes_per_student, axis=0), students)
+        returns = play_episodes(env, key, policy, repeated, total, dist, greedy, None, max_steps)
+        return jnp.reshape(jnp.asarray(returns), (num_students, episodes_per_student))
+
+    return staged(env, evaluate)
+
+
+def summary(returns) -> dict:
+    """Mean ± std over every student's every episode, and the spread of the students' own means."""
+    r = np.asarray(returns, np.float64)
+    per_student = r.mean(axis=1)
+    return {"mean": float(r.mean()), "std": float(r.std()), "students": int(r.shape[0]), "episodes": int(r.size),
+            "student_mean_std": float(per_student.std())}
