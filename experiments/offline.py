@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from experiments.common import PPOOptions, cli, fail, problems
+from experiments.common import PPOOptions, cli, fail, flag_value, problems
 from jaxdistill.distill.gradient_matching import GMConfig
 from jaxdistill.offline.pipeline import STAGES, StudyConfig
 from jaxdistill.offline.students import StudentTraining
@@ -252,7 +252,8 @@ def main(args: Args) -> dict:
 
 
 def parse(argv: list[str] | None = None) -> Args:
-    return cli(Args, PRESETS, "preset", argv)
+    """The command line as :class:`Args`, defaults from ``--preset`` (cpu when not given)."""
+    return cli(Args, lambda argv: PRESETS.get(flag_value(argv, "preset") or "cpu"), "preset", argv)
 
 
 if __name__ == "__main__":

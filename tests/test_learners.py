@@ -107,11 +107,14 @@ def test_1000_random_l_learners_on_5d_cartpole_in_one_call_within_60s():
     assert elapsed < 60.0, elapsed
 
 
-def test_distribution_evaluation_agrees_with_the_plain_lambda_evaluation(distilled_1d):
-    """Λ through the padded path and through make_kshot_evaluate: same distribution of returns."""
+def test_distribution_evaluation_agrees_with_the_plain_lambda_evaluation():
+    """Λ through the padded path and through make_kshot_evaluate: same distribution of returns (on the committed
+    1-D dataset, the main job's output)."""
+    from pathlib import Path
+
     from jaxdistill.distill.dataset import load_dataset
     env = make("CartPole1D-v1")
-    dataset, _ = load_dataset(distilled_1d["run_dir"] / "dataset")
+    dataset, _ = load_dataset(Path(__file__).resolve().parents[1] / "experiments/results/cartpole1d_k2_ppmo_s0/dataset")
     padded = make_kshot_evaluate(env, padded_learners(env, get_distribution("lambda")), 1000)(
         jax.random.PRNGKey(7), dataset)
     plain = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), 1000)(jax.random.PRNGKey(7), dataset)

@@ -11,6 +11,7 @@ from jaxdistill.distill.gradient_matching import (
     group_by_class,
     init_synthetic,
     matching_loss,
+    matching_value_and_grad,
 )
 from jaxdistill.envs.spec import Discrete, EnvSpec
 from jaxdistill.nets.networks import LearnerSpec, sample_learners
@@ -69,6 +70,11 @@ def test_matching_loss_gradient_in_the_synthetic_states_matches_central_differen
             np.testing.assert_allclose(float(jnp.sum(grad * direction)), float(fd), rtol=1e-6, atol=1e-9)
             assert float(jnp.abs(grad[jnp.array([2, 5])]).sum()) == 0.0  # class 1's rows: nothing to match
             assert float(jnp.abs(grad).sum()) > 0.0
+            # The distiller's memory-saving scan over (student, class) terms gives the same value and gradient.
+            value, scanned = jax.jit(lambda x, distance=distance: matching_value_and_grad(
+                x, syn_y, syn_class, students, real_x, real_t, real_class, SPEC.apply, DIST, distance))(x)
+            np.testing.assert_allclose(float(value), float(f(x)), rtol=1e-10)
+            np.testing.assert_allclose(np.asarray(scanned), np.asarray(grad), rtol=1e-8, atol=1e-12)
 
 
 def test_gradient_distances_against_numpy():

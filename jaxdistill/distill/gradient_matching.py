@@ -139,27 +139,51 @@ def gradient_distance(g_real, g_syn, distance: Distance) -> jax.Array:
     raise ValueError(f"unknown distance {distance!r}; use 'l2' or 'cosine'")
 
 
+def _class_term(x, y, syn_class, params, c, rx, rt, apply, dist, distance: Distance) -> jax.Array:
+    """The distance between one student's BC gradients on class ``c``'s real batch ``(rx, rt)`` and on the
+    synthetic samples of that class (0 for ``c = -1``, a class without real samples)."""
+
+    def bc(p, inputs, targets, weights):
+        per_sample = jax.vmap(lambda o, t: dist.bc_loss(o[None], t[None]))(apply(p, inputs), targets)
+        return jnp.sum(per_sample * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+
+    g_real = jax.lax.stop_gradient(jax.grad(bc)(params, decode(rx), rt, jnp.ones(rt.shape[0])))
+    g_syn = jax.grad(bc)(params, x, y, (syn_class == c).astype(jnp.float32))
+    return jnp.where(c >= 0, gradient_distance(g_real, g_syn, distance), 0.0)
+
+
 def matching_loss(x: jax.Array, y: jax.Array, syn_class: jax.Array, students, real_x: jax.Array,
                   real_targets: jax.Array, real_class: jax.Array, apply, dist, distance: Distance) -> jax.Array:
-    """Gradient-matching loss of synthetic ``(x, y)`` (classes ``syn_class`` (k,)) against real batches.
+    """Gradient-matching loss of synthetic ``(x, y)`` (classes ``syn_class`` (k,)) against real batches: the
+    class terms summed over classes, averaged over students.
 
     ``students`` are stacked on a leading axis S; ``real_x`` (S, C, B, ...), ``real_targets`` (S, C, B) and
     ``real_class`` (C,) the classes those batches belong to (-1: a class without real samples, skipped).
-    Pure and differentiable in ``x``."""
-
-    def class_loss(params, c, rx, rt):
-        def bc(p, inputs, targets, weights):
-            per_sample = jax.vmap(lambda o, t: dist.bc_loss(o[None], t[None]))(apply(p, inputs), targets)
-            return jnp.sum(per_sample * weights) / jnp.maximum(jnp.sum(weights), 1.0)
-
-        g_real = jax.lax.stop_gradient(jax.grad(bc)(params, decode(rx), rt, jnp.ones(rt.shape[0])))
-        g_syn = jax.grad(bc)(params, x, y, (syn_class == c).astype(jnp.float32))
-        return jnp.where(c >= 0, gradient_distance(g_real, g_syn, distance), 0.0)
+    Pure and differentiable in ``x``; every term at once (see :func:`matching_value_and_grad` for large images)."""
 
     def student_loss(params, rx, rt):
-        return jnp.sum(jax.vmap(class_loss, (None, 0, 0, 0))(params, real_class, rx, rt))
+        return jnp.sum(jax.vmap(lambda c, rx, rt: _class_term(x, y, syn_class, params, c, rx, rt, apply, dist,
+                                                              distance))(real_class, rx, rt))
 
     return jnp.mean(jax.vmap(student_loss)(students, real_x, real_targets))
+
+
+def matching_value_and_grad(x, y, syn_class, students, real_x, real_targets, real_class, apply, dist,
+                            distance: Distance):
+    """``(matching_loss, its gradient in x)`` one (student, class) term at a time, in a scan that adds up each
+    term's value and gradient: memory for one term's second-order graph, not all S x C of them (on Procgen
+    frames, 4 students x 15 classes x 256 real images need tens of GB at once)."""
+    num_students, num_classes = real_x.shape[0], real_x.shape[1]
+
+    def body(carry, index):
+        s, c = index // num_classes, index % num_classes
+        params = jax.tree_util.tree_map(lambda p: p[s], students)
+        value, grad = jax.value_and_grad(_class_term)(x, y, syn_class, params, real_class[c], real_x[s, c],
+                                                      real_targets[s, c], apply, dist, distance)
+        return (carry[0] + value, carry[1] + grad), None
+
+    (value, grad), _ = jax.lax.scan(body, (jnp.zeros(()), jnp.zeros_like(x)), jnp.arange(num_students * num_classes))
+    return value / num_students, grad / num_students
 
 
 def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist, real: RealData,
@@ -177,16 +201,22 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
         u = jax.random.randint(key, (S, counts.shape[0], B), 0, jnp.maximum(counts, 1)[None, :, None])
         return jnp.take_along_axis(real.class_index[None], u, axis=2)
 
-    def epoch_loss(x, key, dataset):
+    def epoch_batch(key):
         k_students, k_real = jax.random.split(key)
         students = sample_learners(k_students, spec, obs_shape, dist.num_outputs, S)
         idx = sample_real(k_real)
-        return matching_loss(x, dataset.y, syn_class, students, real.x[idx], real.targets[idx], real_class,
-                             spec.apply, dist, config.distance)
+        return students, real.x[idx], real.targets[idx]
+
+    def epoch_loss(x, key, dataset):
+        students, real_x, real_targets = epoch_batch(key)
+        return matching_loss(x, dataset.y, syn_class, students, real_x, real_targets, real_class, spec.apply, dist,
+                             config.distance)
 
     def epoch(state: GMState, _):
         key, k_epoch = jax.random.split(state.key)
-        loss, grad = jax.value_and_grad(epoch_loss)(state.dataset.x, k_epoch, state.dataset)
+        students, real_x, real_targets = epoch_batch(k_epoch)
+        loss, grad = matching_value_and_grad(state.dataset.x, state.dataset.y, syn_class, students, real_x,
+                                             real_targets, real_class, spec.apply, dist, config.distance)
         updates, opt_state = optimizer.update(grad, state.opt_state, state.dataset.x)
         x = optax.apply_updates(state.dataset.x, updates)
         metrics = {"matching_loss": loss, "grad_norm": jnp.linalg.norm(grad)}
