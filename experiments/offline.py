@@ -21,19 +21,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from experiments.common import PPOOptions, cli, fail, flag_value, problems
-from jaxdistill.distill.gradient_matching import GMConfig
+from experiments.common import Flat, PPOOptions, cli, fail, flag_value, problems
 from jaxdistill.offline.pipeline import STAGES, StudyConfig
-from jaxdistill.offline.students import StudentTraining
 
 PROG = "experiments.offline"
-
-
-@dataclasses.dataclass(frozen=True)
-class GMOptions(GMConfig):
-    """Gradient matching (``--gm.*``)."""
 
 
 @dataclasses.dataclass
@@ -58,23 +51,9 @@ class Args:
     """Continue the expert's and the distillation's runs from their checkpoints."""
     progress: bool = True
     """Show progress bars."""
-    episodes: int = 100
-    """Expert episodes recorded as offline data."""
-    percents: tuple[float, ...] = (10.0, 25.0, 40.0, 100.0)
-    """Percentile BC: keep the top p % of episodes by return."""
-    students: int = 100
-    """Students per method (trained together)."""
-    episodes_per_student: int = 1
-    """Evaluation episodes per student and split."""
-    greedy: bool = False
-    """Students act by their argmax (default: they sample, like the expert)."""
-    bc: StudentTraining = StudentTraining(steps=1000, batch_size=256, lr=5e-3)
-    """Students on real data (``--bc.*``; the paper: Adam 5e-3, 1000 steps of 256)."""
-    synthetic: StudentTraining = StudentTraining(steps=100, batch_size=15, lr=5e-3)
-    """Students on the synthetic set (``--synthetic.*``; the paper: Adam 5e-3, 100 steps of 15)."""
-    gm: GMOptions = GMOptions()
-    eval_every: int = 100
-    """Matching epochs between progress rows."""
+    study: Annotated[StudyConfig, Flat] = StudyConfig()
+    """The study's sizes and protocols (``--episodes``, ``--percents``, ``--students``, ``--bc.*``,
+    ``--synthetic.*``, ``--gm.*``, ...: see :class:`~jaxdistill.offline.pipeline.StudyConfig`)."""
     ppo: PPOOptions = PPOOptions()
     """The expert's PPO (``--ppo.*``; architectures follow the observations)."""
 
@@ -124,14 +103,15 @@ def networks(obs_shape: tuple[int, ...], channels_first: bool):
 
 
 def validate(args: Args) -> Args:
-    errors = problems(args.ppo, "ppo.") + problems(args.gm, "gm.")
+    study = args.study
+    errors = problems(args.ppo, "ppo.") + problems(study.gm, "gm.")
     for name in ("episodes", "students", "episodes_per_student", "eval_every"):
-        if getattr(args, name) < 1:
-            errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    for p in args.percents:
+        if getattr(study, name) < 1:
+            errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(study, name)})")
+    for p in study.percents:
         if not 0 < p <= 100:
             errors.append(f"--percents must lie in (0, 100] (got {p})")
-    for prefix, t in (("bc", args.bc), ("synthetic", args.synthetic)):
+    for prefix, t in (("bc", study.bc), ("synthetic", study.synthetic)):
         if t.steps < 1 or t.batch_size < 1 or not t.lr > 0:
             errors.append(f"--{prefix}.steps, --{prefix}.batch-size must be >= 1 and --{prefix}.lr > 0")
     if args.env is None and args.data is None:
@@ -177,10 +157,7 @@ def main(args: Args) -> dict:
     spec = data.spec if data is not None else env.spec
     channels_first = len(spec.obs_shape) == 3 and spec.obs_shape[0] <= 4 and spec.obs_shape[-1] > 4
     student, actor, critic = networks(spec.obs_shape, channels_first)
-    config = StudyConfig(episodes=args.episodes, percents=args.percents, students=args.students,
-                         episodes_per_student=args.episodes_per_student, greedy=args.greedy, bc_training=args.bc,
-                         synthetic_training=args.synthetic, gm=GMConfig(**dataclasses.asdict(args.gm)),
-                         eval_every=args.eval_every)
+    config = args.study
     (run_dir / "study.json").write_text(json.dumps({"args": json.loads(json.dumps(dataclasses.asdict(args),
                                                                                    default=str))}, indent=2) + "\n")
 
@@ -188,13 +165,21 @@ def main(args: Args) -> dict:
         if args.expert is not None:
             return load_policy(args.expert, env.spec)
         path = run_dir / "expert"
-        if (path / "policy" / "policy.npz").is_file():
+        done = path / "expert.json"  # written once the expert's PPO run finished its budget
+        if done.is_file():
             return load_policy(path, env.spec)
         ppo = dataclasses.replace(args.ppo, actor=actor, critic=critic)
-        run_ppo(env, ppo, RunOptions(seed=args.seed, run_dir=path, resume=args.resume, eval_every=10,
-                                     eval_learners=16, final_eval_learners=32, eval_policy="sampled",
-                                     progress=args.progress, tensorboard=False),
-                title=f"PPO expert, {env.spec.env_id}")
+        # An expert whose training was cut off is continued from its checkpoint, never used half-trained.
+        resume = args.resume or (path / "checkpoints").is_dir()
+        result = run_ppo(env, ppo, RunOptions(seed=args.seed, run_dir=path, resume=resume, eval_every=10,
+                                              eval_learners=16, final_eval_learners=32, eval_policy="sampled",
+                                              progress=args.progress, tensorboard=False),
+                         title=f"PPO expert, {env.spec.env_id}")
+        if not result["finished"]:
+            raise SystemExit(f"{PROG}: the expert's training was interrupted at update {result['updates']}; run the "
+                             "same command again to continue it")
+        done.write_text(json.dumps({k: result[k] for k in ("updates", "env_steps", "wall_time_s", "kshot")},
+                                   indent=2) + "\n")
         return load_policy(path, env.spec)
 
     try:
@@ -227,11 +212,12 @@ def main(args: Args) -> dict:
     synthetic, gm_result = pipeline.run_distill(run_dir, data, student, config, args.seed, args.resume, args.progress)
     if stop <= 3:
         return {"stage": "distill", **gm_result}
-    rows = rows + evaluator.rows("synthetic", synthetic.x, synthetic.y, config.synthetic_training, synthetic.k)
+    rows = rows + evaluator.rows("synthetic", synthetic.x, synthetic.y, config.synthetic, synthetic.k)
     if policy is not None:
-        rows += pipeline.expert_rows(splits, policy, args.students, args.episodes_per_student, args.seed, args.greedy)
+        rows += pipeline.expert_rows(splits, policy, config.students, config.episodes_per_student, args.seed,
+                                     config.greedy)
     if spec.discrete and splits:
-        rows += pipeline.random_rows(splits, spec, args.students, args.episodes_per_student, args.seed)
+        rows += pipeline.random_rows(splits, spec, config.students, config.episodes_per_student, args.seed)
     result = {"env_id": spec.env_id, "methods": rows, "data": {"episodes": len(data.episodes),
               "transitions": data.num_transitions, "return_mean": float(returns.mean()),
               "return_std": float(returns.std())}, "distill": gm_result, "config": json.loads(json.dumps(

@@ -97,3 +97,23 @@ def test_bad_study_arguments_are_rejected(argv, message, tmp_path):
 
     with pytest.raises(SystemExit, match=message.replace("(", r"\(").replace("]", r"\]")):
         validate(parse([*argv, "--run-dir", str(tmp_path)]))
+
+
+def test_an_interrupted_expert_stops_the_study_and_is_resumed_not_used(tmp_path, monkeypatch):
+    import jaxdistill.run.harness as harness
+
+    calls = []
+
+    def interrupted_ppo(env, config, run, **kw):
+        calls.append(run.resume)
+        (run.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        return {"finished": False, "updates": 3}
+
+    monkeypatch.setattr(harness, "run_ppo", interrupted_ppo)
+    argv = ["--env", "CartPole-v1", "--run-dir", str(tmp_path), "--stage", "expert", "--no-progress"]
+    with pytest.raises(SystemExit, match="interrupted at update 3; run the same command again"):
+        main(parse(argv))
+    with pytest.raises(SystemExit):
+        main(parse(argv))
+    assert calls == [False, True]  # the second attempt continues the checkpointed run
+    assert not (tmp_path / "expert" / "expert.json").exists()

@@ -55,11 +55,13 @@ class StudyConfig:
     """Evaluation episodes per student and split."""
     greedy: bool = False
     """Students act by their argmax / mean (else they sample, like the expert that made the data)."""
-    bc_training: StudentTraining = StudentTraining(steps=1000, batch_size=256, lr=5e-3)
+    bc: StudentTraining = StudentTraining(steps=1000, batch_size=256, lr=5e-3)
     """Students on real data (the paper: Adam 5e-3, 1000 steps of 256)."""
-    synthetic_training: StudentTraining = StudentTraining(steps=100, batch_size=15, lr=5e-3)
-    """Students on the synthetic set (the paper: Adam 5e-3, 100 steps of 15)."""
+    synthetic: StudentTraining = StudentTraining(steps=100, batch_size=15, lr=5e-3)
+    """Students on the synthetic set (the paper: Adam 5e-3, 100 steps of 15; ``optimizer="sgd", steps=1``
+    is PPMO's one-step protocol)."""
     gm: GMConfig = GMConfig()
+    """Gradient matching."""
     eval_every: int = 100
     """Matching epochs between progress rows (and checkpoint chances)."""
 
@@ -127,7 +129,7 @@ def run_bc(run_dir: Path, data: OfflineData, evaluator: Evaluator, config: Study
             continue
         subset = data.top_percent(p)
         x, actions = subset.transitions()
-        rows += evaluator.rows(method, x, _targets(data.spec, actions), config.bc_training, len(x))
+        rows += evaluator.rows(method, x, _targets(data.spec, actions), config.bc, len(x))
         path.write_text(json.dumps(rows, indent=2) + "\n")
     return rows
 
@@ -153,7 +155,7 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
                         may_change=("epochs",), resume=resume, progress=progress,
                         desc=f"gradient matching, {spec.env_id}", tensorboard=False)
     final = result.state.dataset
-    training = config.synthetic_training
+    training = config.synthetic
     save_dataset(out_dir / "dataset", final, env_spec=spec, learner_spec=student_spec, config=cfg,
                  inner_step=(f"{training.steps} {training.optimizer} steps (lr {training.lr:g}, batches of "
                              f"{training.batch_size}) of behavioural cloning on (x, y) from freshly initialised "
