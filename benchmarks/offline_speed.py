@@ -61,7 +61,12 @@ def _time(fn, repeats: int) -> tuple[float, float]:
 
 def measure(obs_shape, frames: bool, num_actions: int, channels_first: bool, args: Args) -> dict:
     from experiments.offline import networks
-    from jaxdistill.distill.gradient_matching import GMConfig, group_by_class, init_synthetic, make_gradient_matching
+    from jaxdistill.distill.gradient_matching import (
+        GMConfig,
+        group_by_class,
+        init_synthetic,
+        make_gradient_matching,
+    )
     from jaxdistill.offline.students import StudentTraining, train_students
     from jaxdistill.policy.distributions import Categorical
 
@@ -74,8 +79,8 @@ def measure(obs_shape, frames: bool, num_actions: int, channels_first: bool, arg
     real = group_by_class(x, actions, num_actions)
     dataset, classes = init_synthetic(jax.random.PRNGKey(0), real, args.k, num_actions)
     gm = GMConfig(k=args.k, students_per_epoch=args.students_per_epoch, real_batch=args.real_batch)
-    trainer, _ = make_gradient_matching(gm, student, dist, real, classes, obs_shape, args.timing_steps)
-    state = trainer.start(dataset).init(jax.random.PRNGKey(1))
+    trainer = make_gradient_matching(gm, student, dist, real, dataset, classes, obs_shape, args.timing_steps)
+    state = trainer.init(jax.random.PRNGKey(1))
     gm_min, gm_med = _time(lambda: trainer.chunk(state)[0].dataset.x, args.repeats)
     record = {"obs_shape": list(obs_shape), "num_actions": num_actions, "student": student.to_dict(),
               "gm_seconds_per_epoch": {"min": gm_min / args.timing_steps, "median": gm_med / args.timing_steps}}
@@ -85,8 +90,8 @@ def measure(obs_shape, frames: bool, num_actions: int, channels_first: bool, arg
         ("synthetic", 15, 100, dataset.x, dataset.y),
     ):
         training = StudentTraining(steps=args.timing_steps, batch_size=batch)
-        t_min, t_med = _time(lambda: train(jax.random.PRNGKey(2), student, dist, data_x, targets, training,
-                                           args.students), args.repeats)
+        t_min, t_med = _time(lambda data_x=data_x, targets=targets, training=training: train(
+            jax.random.PRNGKey(2), student, dist, data_x, targets, training, args.students), args.repeats)
         per_step = t_min / args.timing_steps  # all `students` students, one step
         record[f"{name}_student_steps"] = {
             "batch": batch, "students_together": args.students, "seconds_per_step_all_students": per_step,

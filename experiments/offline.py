@@ -217,7 +217,7 @@ def main(args: Args) -> dict:
         rows += pipeline.expert_rows(splits, policy, config.students, config.episodes_per_student, args.seed,
                                      config.greedy)
     if spec.discrete and splits:
-        rows += pipeline.random_rows(splits, spec, config.students, config.episodes_per_student, args.seed)
+        rows += pipeline.random_rows(splits, config.students, config.episodes_per_student, args.seed)
     result = {"env_id": spec.env_id, "methods": rows, "data": {"episodes": len(data.episodes),
               "transitions": data.num_transitions, "return_mean": float(returns.mean()),
               "return_std": float(returns.std())}, "distill": gm_result, "config": json.loads(json.dumps(

@@ -14,7 +14,7 @@ that class; the matching loss is, summed over classes and averaged over students
 
 Continuous actions form one class. ``x`` is updated by SGD with momentum (the paper: lr 0.1, momentum 0.5,
 1000 epochs). :func:`make_gradient_matching` returns a :class:`~jaxdistill.run.driver.Trainer` for the run
-loop (metrics, checkpoints, resume) and the pure loss for tests.
+loop (metrics, checkpoints, resume); :func:`matching_loss` is the loss itself, all terms at once.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import optax
 from flax import struct
 
 from jaxdistill.distill.dataset import SyntheticDataset
+from jaxdistill.envs.core import host_seed
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec, sample_learners
 from jaxdistill.offline.students import decode
 from jaxdistill.run.driver import Trainer
@@ -97,8 +98,7 @@ def init_synthetic(key: jax.Array, real: RealData, k: int, num_actions: int | No
     present = np.flatnonzero(counts > 0)
     if present.size == 0:
         raise ValueError("the real data holds no samples")
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                           else key).astype(np.uint32))
+    rng = np.random.default_rng(host_seed(key))
     if k < present.size and num_actions is not None:
         raise ValueError(f"k = {k} is fewer than the {present.size} actions the data holds: one sample per action at least")
     per_class = np.full(present.size, k // present.size)
@@ -187,9 +187,10 @@ def matching_value_and_grad(x, y, syn_class, students, real_x, real_targets, rea
 
 
 def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist, real: RealData,
-                           syn_class: np.ndarray, obs_shape: tuple[int, ...], per_chunk: int):
-    """``(trainer, loss_fn)``: the distiller as a run-loop :class:`Trainer` over ``init_dataset`` (set with
-    :meth:`start`) and the pure per-epoch loss ``loss_fn(x, key, dataset) -> loss``."""
+                           dataset: SyntheticDataset, syn_class: np.ndarray, obs_shape: tuple[int, ...],
+                           per_chunk: int) -> Trainer:
+    """The distiller as a run-loop :class:`Trainer` (``per_chunk`` epochs per chunk) that starts from ``dataset``
+    (:func:`init_synthetic`), whose samples belong to the classes ``syn_class``."""
     optimizer = optax.sgd(config.lr, momentum=config.momentum)
     syn_class = jnp.asarray(syn_class, jnp.int32)
     counts = real.class_count
@@ -207,11 +208,6 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
         idx = sample_real(k_real)
         return students, real.x[idx], real.targets[idx]
 
-    def epoch_loss(x, key, dataset):
-        students, real_x, real_targets = epoch_batch(key)
-        return matching_loss(x, dataset.y, syn_class, students, real_x, real_targets, real_class, spec.apply, dist,
-                             config.distance)
-
     def epoch(state: GMState, _):
         key, k_epoch = jax.random.split(state.key)
         students, real_x, real_targets = epoch_batch(k_epoch)
@@ -224,15 +220,10 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
 
     class GMTrainer(Trainer):
         def __init__(self):
-            self.dataset = None
             self._chunk = jax.jit(lambda state: jax.lax.scan(epoch, state, None, length=per_chunk))
 
-        def start(self, dataset: SyntheticDataset) -> "GMTrainer":
-            self.dataset = dataset
-            return self
-
         def init(self, key):
-            return GMState(self.dataset, optimizer.init(self.dataset.x), key, jnp.zeros((), jnp.int32))
+            return GMState(dataset, optimizer.init(dataset.x), key, jnp.zeros((), jnp.int32))
 
         def chunk(self, state):
             state, metrics = self._chunk(state)
@@ -240,4 +231,4 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
                 self.on_iteration(int(state.iteration))
             return state, metrics
 
-    return GMTrainer(), epoch_loss
+    return GMTrainer()

@@ -81,3 +81,15 @@ class EnvSpec:
                 "max_episode_steps": self.max_episode_steps, "feature_names": self.feature_names,
                 "action_names": self.action_names, "standard_env": self.standard_env, "notes": list(self.notes),
                 **({"frames_uint8": True} if self.frames_uint8 else {})}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EnvSpec":
+        """The spec :meth:`to_dict` wrote (as in dataset, policy and offline-data files)."""
+        space = d["action_space"]
+        action_space = Discrete(int(space["n"])) if space["type"] == "discrete" else Box(space["low"], space["high"])
+        return cls(env_id=d["env_id"], obs_shape=tuple(d["obs_shape"]), action_space=action_space,
+                   max_episode_steps=int(d["max_episode_steps"]),
+                   feature_names=tuple(d["feature_names"]) if d.get("feature_names") else None,
+                   action_names=tuple(d["action_names"]) if d.get("action_names") else None,
+                   standard_env=d.get("standard_env"), frames_uint8=bool(d.get("frames_uint8", False)),
+                   notes=tuple(d.get("notes", ())))

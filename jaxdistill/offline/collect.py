@@ -18,11 +18,8 @@ import jax
 import numpy as np
 
 from jaxdistill.envs.core import HostEnv, JaxEnv, host_seed
+from jaxdistill.eval.episodes import _choose, _host_actor
 from jaxdistill.offline.data import Episode, OfflineData, storage_obs, validate
-
-
-def _choose(dist, key, params, greedy: bool):
-    return dist.mode(params) if greedy else dist.sample(key, params)
 
 
 def _episodes(spec, obs, final_obs, actions, rewards, terminated, truncated, levels) -> list[Episode]:
@@ -78,7 +75,7 @@ def _(env: JaxEnv, key, policy, params, dist, num_episodes, greedy=False, max_st
 @record_episodes.register
 def _(env: HostEnv, key, policy, params, dist, num_episodes, greedy=False, max_steps=None):
     k_reset, k_run = jax.random.split(key)
-    act = jax.jit(lambda params, key, obs: _choose(dist, key, policy(params, obs), greedy))
+    act = _host_actor(policy, dist, greedy)
     vec_env = env.vector(num_episodes, seed=host_seed(k_reset), training=False)
     steps = env.spec.max_episode_steps if max_steps is None else max_steps
     cols = {name: [] for name in ("obs", "final_obs", "actions", "rewards", "terminated", "truncated")}

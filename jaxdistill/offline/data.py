@@ -170,17 +170,6 @@ def _spaces(spec: EnvSpec):
     return obs_space, action_space
 
 
-def spec_from_dict(d: dict) -> EnvSpec:
-    space = d["action_space"]
-    action_space = Discrete(int(space["n"])) if space["type"] == "discrete" else Box(space["low"], space["high"])
-    return EnvSpec(env_id=d["env_id"], obs_shape=tuple(d["obs_shape"]), action_space=action_space,
-                   max_episode_steps=int(d["max_episode_steps"]),
-                   feature_names=tuple(d["feature_names"]) if d.get("feature_names") else None,
-                   action_names=tuple(d["action_names"]) if d.get("action_names") else None,
-                   standard_env=d.get("standard_env"), frames_uint8=bool(d.get("frames_uint8", False)),
-                   notes=tuple(d.get("notes", ())))
-
-
 def write_minari(data: OfflineData, root: str | os.PathLike, dataset_id: str, *, description: str = "",
                  algorithm_name: str | None = None) -> Path:
     """Write ``data`` as the Minari dataset ``dataset_id`` (``namespace/name-v0``) under ``root``; returns
@@ -235,7 +224,7 @@ def read_minari(source: str | os.PathLike, spec: EnvSpec | None = None) -> Offli
     stored = None
     description = str(dataset.storage.metadata.get("description") or "")
     if DESCRIPTION_TAG in description:
-        stored = spec_from_dict(json.loads(description.split(DESCRIPTION_TAG, 1)[1]))
+        stored = EnvSpec.from_dict(json.loads(description.split(DESCRIPTION_TAG, 1)[1]))
     if stored is None:
         stored = spec or _spec_from_spaces(dataset, where)
     if spec is not None:

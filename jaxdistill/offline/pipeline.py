@@ -35,7 +35,7 @@ from jaxdistill.distill.gradient_matching import (
 from jaxdistill.offline.collect import record_episodes
 from jaxdistill.offline.data import OfflineData, read_minari, write_minari
 from jaxdistill.offline.students import StudentTraining, make_student_evaluate, summary, train_students
-from jaxdistill.policy.distributions import Categorical, for_spec
+from jaxdistill.policy.distributions import for_spec
 from jaxdistill.run.loop import config_to_dict, run_keys, train_loop
 
 STAGES = ("expert", "data", "bc", "distill", "evaluate")
@@ -144,9 +144,8 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
     real = group_by_class(x, actions, num_actions)
     init_key = jax.random.fold_in(run_keys(seed)[0], 11)
     dataset, classes = init_synthetic(init_key, real, config.gm.k, num_actions)
-    trainer, _ = make_gradient_matching(config.gm, student_spec, dist, real, classes, spec.obs_shape,
-                                        config.eval_every)
-    trainer.start(dataset)
+    trainer = make_gradient_matching(config.gm, student_spec, dist, real, dataset, classes, spec.obs_shape,
+                                     config.eval_every)
     out_dir = run_dir / "distill"
     # Flat and JSON-normalised, as a checkpoint stores it: only the epoch budget may change on --resume.
     cfg = json.loads(json.dumps({**config_to_dict(config.gm), "student": student_spec.to_dict(), "env_id": spec.env_id}))
@@ -167,19 +166,14 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
                    "matching_loss": [r.get("matching_loss") for r in result.rows]}
 
 
-def random_rows(splits: dict, spec, students: int, episodes_per_student: int, seed: int) -> list[dict]:
+def random_rows(splits: dict, students: int, episodes_per_student: int, seed: int) -> list[dict]:
     """A uniformly random policy (discrete actions) on every split, as many episodes as a method's row."""
-    from jaxdistill.eval.episodes import play_episodes, staged
+    from jaxdistill.run.harness import random_policy_returns
 
-    n = spec.num_actions
-    total = students * episodes_per_student
     rows = []
-    def uniform(params, obs):
-        return jnp.zeros((obs.shape[0], n))
-
     for split, env in splits.items():
-        returns = staged(env, lambda k, env=env: play_episodes(env, k, uniform, (), total, Categorical(n), False))(
-            jax.random.fold_in(run_keys(seed)[2], 2000 + SPLITS.index(split)))
+        returns = random_policy_returns(env, jax.random.fold_in(run_keys(seed)[2], 2000 + SPLITS.index(split)),
+                                        students * episodes_per_student)
         r = np.asarray(returns).reshape(students, episodes_per_student)
         rows.append({"method": "random", "split": split, **summary(r), "dataset_size": 0})
     return rows

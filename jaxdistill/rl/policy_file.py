@@ -86,9 +86,7 @@ def load_policy(directory: str | os.PathLike, env_spec: EnvSpec | None = None) -
             arrays = {name: data[name] for name in data.files}
     except Exception as e:
         raise PolicyFileError(f"{path}: unreadable policy file: {e}") from e
-    from jaxdistill.offline.data import spec_from_dict as env_spec_from_dict
-
-    trained_on = env_spec_from_dict(metadata["environment"])
+    trained_on = EnvSpec.from_dict(metadata["environment"])
     if env_spec is not None and (tuple(env_spec.obs_shape) != tuple(trained_on.obs_shape)
                                  or env_spec.action_space != trained_on.action_space):
         raise PolicyFileError(f"{path}: trained on {trained_on.env_id} (observations {trained_on.obs_shape}, actions "
