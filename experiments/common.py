@@ -53,8 +53,9 @@ class PPOBaselineOptions(PPOOptions):
 
 
 _COUNTS = ("k", "meta_epochs", "num_learners", "num_envs", "num_steps", "num_minibatches", "update_epochs",
-           "total_timesteps", "eval_every", "eval_learners", "final_eval_learners", "eval_max_steps")
-_POSITIVE = ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init", "lr", "clip_eps")
+           "total_timesteps", "eval_every", "eval_learners", "final_eval_learners", "eval_max_steps", "epochs",
+           "students_per_epoch", "real_batch", "matches_per_student")
+_POSITIVE = ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init", "lr", "clip_eps", "student_lr")
 
 
 def problems(config, prefix: str = "") -> list[str]:

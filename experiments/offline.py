@@ -10,10 +10,10 @@
 Stages (``--stage`` runs up to and including one): ``expert`` (PPO on the training levels, unless
 ``--expert`` or ``--data`` is given), ``data`` (``--episodes`` expert episodes as a Minari dataset),
 ``bc`` (percentile BC, ``--percents``), ``distill`` (gradient matching, ``--gm.*``), ``evaluate`` (the
-synthetic set's students, the expert and a random policy; the table and plots). Every method trains
-``--students`` fresh students in one vmapped call and plays ``--episodes-per-student`` episodes with each,
-in distribution (the data's levels) and, for Procgen, on unseen levels. Output in ``--run-dir`` (default
-``runs/offline_<env>_s<seed>``): see :mod:`jaxdistill.offline.pipeline`.
+synthetic set's students, the same k real states before matching (``real<k>``), the expert and a random
+policy; the table and plots). Every method trains ``--students`` fresh students in one vmapped call and plays
+``--episodes-per-student`` episodes with each, in distribution (the data's levels) and, for Procgen, on unseen
+levels. Output in ``--run-dir`` (default ``runs/offline_<env>_s<seed>``): see :mod:`jaxdistill.offline.pipeline`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ class Args:
     """Run the stages up to and including this one."""
     preset: Literal["cpu", "gpu"] = "cpu"
     """Expert budget: cpu (what a 2-core CPU trains in minutes to hours) or gpu (the paper's 25 M steps)."""
+    expert_net: Literal["impala", "nature"] = "nature"
+    """The expert's network on frames (Procgen): impala (the paper's IMPALA CNN, 16/32/32 stacks, 256 hidden;
+    the gpu preset's) or nature (the Nature CNN, about 9x fewer multiply-adds per frame: the cpu preset's).
+    MinAtar maps always use the MinAtar CNN."""
     seed: int = 0
     """Seed of the whole study."""
     run_dir: Path | None = None
@@ -66,7 +70,7 @@ def _ppo(total: int, **kw) -> PPOOptions:
 
 PRESETS: dict[str, Args] = {
     "cpu": Args(ppo=_ppo(2_000_000)),
-    "gpu": Args(ppo=_ppo(25_000_000, num_envs=256)),
+    "gpu": Args(expert_net="impala", ppo=_ppo(25_000_000, num_envs=256)),
 }
 
 
@@ -79,25 +83,26 @@ def env_id_of(name: str) -> str:
     return name
 
 
-def networks(obs_shape: tuple[int, ...], channels_first: bool):
+def networks(obs_shape: tuple[int, ...], channels_first: bool, expert_net: str = "nature"):
     """``(student, expert actor, expert critic)`` specs for observations of this shape."""
     from jaxdistill.nets.networks import (
         CRITIC_SPEC,
         MINATAR_CONVS,
+        MINATAR_STUDENT,
         NATURE_CONVS,
         STUDENT_CNN,
         ConvSpec,
+        ImpalaSpec,
         LearnerSpec,
     )
 
     if len(obs_shape) != 3:
         return LearnerSpec(), LearnerSpec(), CRITIC_SPEC
     if min(obs_shape[1:] if channels_first else obs_shape[:2]) >= 32:  # Procgen-sized frames
-        actor = ConvSpec(convs=NATURE_CONVS, dense=(256,), channels_first=channels_first)
+        actor = (ImpalaSpec(channels_first=channels_first) if expert_net == "impala"
+                 else ConvSpec(convs=NATURE_CONVS, dense=(256,), channels_first=channels_first))
         return STUDENT_CNN, actor, dataclasses.replace(actor, output_gain=1.0)
-    # MinAtar-sized maps: the student's convolutions without pooling (10x10 cannot be halved four times).
-    student = ConvSpec(convs=((12, 3, 1), (48, 3, 1), (12, 3, 1)), dense=(), channels_first=channels_first,
-                       output_gain=1.0)
+    student = dataclasses.replace(MINATAR_STUDENT, channels_first=channels_first)  # MinAtar-sized maps
     actor = ConvSpec(convs=MINATAR_CONVS, dense=(256,), channels_first=channels_first)
     return student, actor, dataclasses.replace(actor, output_gain=1.0)
 
@@ -114,6 +119,8 @@ def validate(args: Args) -> Args:
     for prefix, t in (("bc", study.bc), ("synthetic", study.synthetic)):
         if t.steps < 1 or t.batch_size < 1 or not t.lr > 0:
             errors.append(f"--{prefix}.steps, --{prefix}.batch-size must be >= 1 and --{prefix}.lr > 0")
+    if study.gm.steps_between_matches < 0 or study.gm.label_lr < 0:
+        errors.append("--gm.steps-between-matches and --gm.label-lr must be >= 0")
     if args.env is None and args.data is None:
         errors.append("give --env, --data, or both")
     if args.expert is not None and args.data is not None:
@@ -156,7 +163,7 @@ def main(args: Args) -> dict:
                 env = None  # an environment this project does not know: train students, no returns
     spec = data.spec if data is not None else env.spec
     channels_first = len(spec.obs_shape) == 3 and spec.obs_shape[0] <= 4 and spec.obs_shape[-1] > 4
-    student, actor, critic = networks(spec.obs_shape, channels_first)
+    student, actor, critic = networks(spec.obs_shape, channels_first, args.expert_net)
     config = args.study
     (run_dir / "study.json").write_text(json.dumps({"args": json.loads(json.dumps(dataclasses.asdict(args),
                                                                                    default=str))}, indent=2) + "\n")
@@ -209,10 +216,16 @@ def main(args: Args) -> dict:
     rows = pipeline.run_bc(run_dir, data, evaluator, config)
     if stop <= 2:
         return {"stage": "bc", "methods": rows}
-    synthetic, gm_result = pipeline.run_distill(run_dir, data, student, config, args.seed, args.resume, args.progress)
+    try:
+        synthetic, gm_result, initial = pipeline.run_distill(run_dir, data, student, config, args.seed, args.resume,
+                                                             args.progress)
+    except pipeline.DistillationInterrupted as e:
+        raise SystemExit(f"{PROG}: {e}") from None
     if stop <= 3:
         return {"stage": "distill", **gm_result}
     rows = rows + evaluator.rows("synthetic", synthetic.x, synthetic.y, config.synthetic, synthetic.k)
+    # The same k states before matching (real, balanced over actions), trained the same way: what matching adds.
+    rows += evaluator.rows(f"real{initial.k}", initial.x, initial.y, config.synthetic, initial.k)
     if policy is not None:
         rows += pipeline.expert_rows(splits, policy, config.students, config.episodes_per_student, args.seed,
                                      config.greedy)

@@ -1,5 +1,7 @@
 """Offline distillation: the gradient-matching loss, students, percentile BC and offline data files."""
 
+from pathlib import Path
+
 import h5py
 import jax
 import jax.numpy as jnp
@@ -7,9 +9,11 @@ import numpy as np
 import pytest
 
 from jaxdistill.distill.gradient_matching import (
+    GMConfig,
     gradient_distance,
     group_by_class,
     init_synthetic,
+    make_gradient_matching,
     matching_loss,
     matching_value_and_grad,
 )
@@ -23,7 +27,7 @@ from jaxdistill.offline.data import (
     validate,
     write_minari,
 )
-from jaxdistill.offline.students import StudentTraining, train_student, train_students
+from jaxdistill.offline.students import StudentTraining, minibatches, train_student, train_students
 from jaxdistill.policy.distributions import Categorical
 
 SPEC = LearnerSpec(hidden_sizes=(8,), output_gain=1.0)
@@ -71,10 +75,17 @@ def test_matching_loss_gradient_in_the_synthetic_states_matches_central_differen
             assert float(jnp.abs(grad[jnp.array([2, 5])]).sum()) == 0.0  # class 1's rows: nothing to match
             assert float(jnp.abs(grad).sum()) > 0.0
             # The distiller's memory-saving scan over (student, class) terms gives the same value and gradient.
-            value, scanned = jax.jit(lambda x, distance=distance: matching_value_and_grad(
+            value, (scanned, scanned_y) = jax.jit(lambda x, distance=distance: matching_value_and_grad(
                 x, syn_y, syn_class, students, real_x, real_t, real_class, SPEC.apply, DIST, distance))(x)
             np.testing.assert_allclose(float(value), float(f(x)), rtol=1e-10)
             np.testing.assert_allclose(np.asarray(scanned), np.asarray(grad), rtol=1e-8, atol=1e-12)
+            # ... and in the labels (learned soft labels), against central differences too.
+            g = lambda y, distance=distance: matching_loss(x, y, syn_class, students, real_x, real_t, real_class,
+                                                           SPEC.apply, DIST, distance)
+            dy = jax.random.normal(jax.random.PRNGKey(6), syn_y.shape, jnp.float64)
+            fd_y = (g(syn_y + eps * dy) - g(syn_y - eps * dy)) / (2 * eps)
+            np.testing.assert_allclose(float(jnp.sum(scanned_y * dy)), float(fd_y), rtol=1e-6, atol=1e-9)
+            assert float(jnp.abs(scanned_y).sum()) > 0.0
 
 
 def test_gradient_distances_against_numpy():
@@ -86,6 +97,44 @@ def test_gradient_distances_against_numpy():
     wa, wb = a[0]["w"].T, b[0]["w"].T  # one row per output unit
     cos = np.sum(wa * wb, 1) / (np.linalg.norm(wa, axis=1) * np.linalg.norm(wb, axis=1))
     np.testing.assert_allclose(float(gradient_distance(a, b, "cosine")), np.sum(1 - cos), rtol=1e-5)
+
+
+def test_the_distiller_lowers_the_matching_loss_and_learns_soft_labels_only_when_asked():
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 3, 300)
+    x = (rng.normal(size=(300, 4)) + 2.0 * np.eye(4)[actions]).astype(np.float32)
+    real = group_by_class(x, actions, 3)
+    dataset, classes = init_synthetic(jax.random.PRNGKey(0), real, 6, 3)
+    runs = {}
+    for label_lr, matches in ((0.0, 1), (0.5, 1), (0.0, 3)):  # (0.0, 3): matched along the students' training
+        config = GMConfig(k=6, lr=0.05, students_per_epoch=2, real_batch=32, label_lr=label_lr,
+                          matches_per_student=matches, steps_between_matches=2)
+        trainer = make_gradient_matching(config, SPEC, DIST, real, dataset, classes, (4,), 20)
+        state = trainer.init(jax.random.PRNGKey(1))
+        losses = []
+        for _ in range(5):
+            state, metrics = trainer.chunk(state)
+            losses.append(float(np.mean(metrics["matching_loss"])))
+        runs[label_lr, matches] = (state, losses)
+        assert losses[-1] < 0.7 * losses[0], losses  # the states move toward matching gradients
+        assert not np.allclose(np.asarray(state.dataset.x), np.asarray(dataset.x))
+    # The trainer ticks every epoch (progress bars) and stops within a chunk when the run loop asks it to.
+    ticks = []
+    trainer.on_iteration = ticks.append
+    trainer.should_stop = lambda: len(ticks) >= 3
+    with pytest.raises(Exception) as stopped:
+        trainer.chunk(state)
+    assert ticks == [101, 102, 103], ticks
+    assert "asked to stop" in str(stopped.value) or "Interrupted" in repr(stopped.value)
+    fixed, learned = runs[0.0, 1][0].dataset.y, runs[0.5, 1][0].dataset.y
+    # Matching along the training moves the states elsewhere than matching at initialisation only.
+    assert np.abs(np.asarray(runs[0.0, 3][0].dataset.x) - np.asarray(runs[0.0, 1][0].dataset.x)).max() > 1e-3
+    np.testing.assert_array_equal(np.asarray(runs[0.0, 3][0].dataset.y), np.asarray(dataset.y))
+    np.testing.assert_array_equal(np.asarray(fixed), np.asarray(dataset.y))  # label_lr 0: the one-hot labels
+    y = np.asarray(learned)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)  # soft labels stay distributions
+    assert np.abs(y - np.asarray(dataset.y)).max() > 1e-3  # ... and moved from (0.999-)one-hot
+    assert (y.argmax(axis=1) == classes).mean() >= 0.5
 
 
 def test_synthetic_states_start_from_real_states_split_evenly_over_the_classes_present():
@@ -136,6 +185,19 @@ def _episodes(rng, lengths, spec):
 VEC_SPEC = EnvSpec(env_id="CartPole-v1", obs_shape=(4,), action_space=Discrete(2), max_episode_steps=500)
 
 
+def test_minibatches_are_epochs_of_disjoint_shuffled_batches():
+    idx = np.asarray(minibatches(jax.random.key(3), 10, 3, 7))  # 3 batches per epoch, 3 epochs, 7 steps kept
+    assert idx.shape == (7, 3)
+    for epoch in (idx[0:3], idx[3:6]):
+        rows = epoch.ravel()
+        assert len(set(rows.tolist())) == 9 and rows.min() >= 0 and rows.max() < 10  # disjoint within an epoch
+    assert not np.array_equal(idx[0:3], idx[3:6])  # a fresh shuffle each epoch
+    np.testing.assert_array_equal(np.asarray(minibatches(jax.random.key(0), 4, 8, 2)), [[0, 1, 2, 3]] * 2)
+    # Over many epochs every row is drawn equally often (drop-last rotates over rows).
+    counts = np.bincount(np.asarray(minibatches(jax.random.key(1), 10, 3, 3000)).ravel(), minlength=10)
+    assert counts.sum() == 9000 and np.all(np.abs(counts - 900) < 120)
+
+
 def test_percentile_bc_keeps_the_top_episodes_by_return():
     rng = np.random.default_rng(0)
     data = OfflineData(VEC_SPEC, _episodes(rng, [3, 5, 2, 4, 6, 1, 2, 3, 2, 2], VEC_SPEC))
@@ -155,20 +217,33 @@ def test_minari_dataset_roundtrip_and_minari_reads_it(tmp_path, monkeypatch):
 
     rng = np.random.default_rng(2)
     data = OfflineData(VEC_SPEC, _episodes(rng, [4, 7, 3], VEC_SPEC))
-    path = write_minari(data, tmp_path, "jaxdistill/test/expert-v0", description="test")
+    monkeypatch.chdir(tmp_path)  # a relative root, as the CLI's default runs/... gives
+    path = write_minari(data, Path("minari"), "jaxdistill/test/expert-v0", description="test")
+    assert path == Path("minari/jaxdistill/test/expert-v0") and (path / "data" / "main_data.hdf5").is_file()
     back = read_minari(path, VEC_SPEC)
     assert back.spec == VEC_SPEC
     for a, b in zip(data.episodes, back.episodes):
         for name in ("obs", "actions", "rewards", "terminations", "truncations"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         assert a.level_seed == b.level_seed
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     ds = minari.load_dataset("jaxdistill/test/expert-v0")
     assert ds.total_episodes == 3 and ds.total_steps == 14
     np.testing.assert_array_equal(next(iter(ds.iterate_episodes())).observations, data.episodes[0].obs)
+    # A write that fails midway leaves no half dataset behind (a later run would read it as the data).
+    def failing(dataset_id, *args, **kwargs):
+        (Path("minari") / dataset_id / "data").mkdir(parents=True)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(minari, "create_dataset_from_buffers", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_minari(data, Path("minari"), "jaxdistill/test/failed-v0")
+    assert not Path("minari/jaxdistill/test/failed-v0").exists() and path.is_dir()
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
     # Never overwritten.
     with pytest.raises(OfflineDataError, match="not overwritten"):
-        write_minari(data, tmp_path, "jaxdistill/test/expert-v0")
+        write_minari(data, Path("minari"), "jaxdistill/test/expert-v0")
     # Mismatched environment.
     other = EnvSpec(env_id="Acrobot-v1", obs_shape=(6,), action_space=Discrete(3), max_episode_steps=500)
     with pytest.raises(OfflineDataError, match="used with Acrobot-v1"):
@@ -225,3 +300,17 @@ def test_procgen_plays_the_levels_its_id_names_and_unseen_levels_are_disjoint():
     assert env.unseen().levels == (7, 1_000_000) and make("BigfishEasy-v0").levels == (0, 200)
     with pytest.raises(ValueError, match="unknown Procgen task 'NosuchEasy-v0'"):
         make("NosuchEasy-v0")
+
+
+def test_an_interrupted_distillation_is_never_saved_or_evaluated(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from jaxdistill.offline import pipeline
+
+    data = OfflineData(VEC_SPEC, _episodes(np.random.default_rng(5), [6, 6], VEC_SPEC))
+    stopped = SimpleNamespace(finished=False, state=SimpleNamespace(iteration=7))
+    monkeypatch.setattr(pipeline, "train_loop", lambda **kw: stopped)
+    config = pipeline.StudyConfig(gm=GMConfig(k=3, epochs=10))
+    with pytest.raises(pipeline.DistillationInterrupted, match="interrupted at epoch 7; run the same command with --resume"):
+        pipeline.run_distill(tmp_path, data, SPEC, config, 0, resume=False, progress=False)
+    assert not (tmp_path / "distill" / "dataset").exists()

@@ -21,17 +21,17 @@ TINY = ["--episodes", "2", "--students", "2", "--percents", "100", "--bc.steps",
         "--synthetic.steps", "2", "--synthetic.batch-size", "5", "--no-progress"]
 
 
-def _expert(tmp_path, env_id):
+def _expert(tmp_path, env_id, expert_net="nature"):
     """A fresh (untrained) actor of the study's expert architecture, saved as a policy file."""
     env = make(env_id)
     channels_first = env.spec.obs_shape[0] <= 4
-    _, actor, _ = networks(env.spec.obs_shape, channels_first)
+    _, actor, _ = networks(env.spec.obs_shape, channels_first, expert_net)
     params = actor.init_params(jax.random.PRNGKey(0), env.spec.obs_shape, env.spec.num_actions)
     return save_policy(tmp_path / "expert", env_spec=env.spec, spec=actor, actor=params)
 
 
 def test_procgen_study_runs_end_to_end_resumes_its_distillation_and_reloads_the_dataset(tmp_path, capsys):
-    expert = _expert(tmp_path, "BigfishEasy-v0")
+    expert = _expert(tmp_path, "BigfishEasy-v0", "impala")  # the paper's expert network, through its policy file
     run_dir = tmp_path / "study"
     base = ["--env", "bigfish", "--expert", str(expert), "--run-dir", str(run_dir), *TINY]
     partial = main(parse([*base, "--stage", "distill", "--gm.epochs", "2"]))
@@ -45,7 +45,7 @@ def test_procgen_study_runs_end_to_end_resumes_its_distillation_and_reloads_the_
     assert "data: reading" in err and "bc100 (id)" not in err  # recorded data and finished BC rows are reused
     assert result["distill"]["epochs"] == 4
     rows = {(r["method"], r["split"]): r for r in result["methods"]}
-    for method in ("bc100", "synthetic", "expert", "random"):
+    for method in ("bc100", "synthetic", "real15", "expert", "random"):
         for split in ("id", "ood"):
             row = rows[(method, split)]
             assert row["students"] == 2 and row["episodes"] == 2 and np.isfinite(row["mean"])
@@ -71,11 +71,16 @@ def test_minatar_study_with_data_brought_as_a_minari_dataset(tmp_path):
     data_dir = run_dir / "minari" / "jaxdistill" / "breakout_minatar" / "expert-v0"
     # The same data brought by a user (--data), its environment read from the file.
     result = main(parse(["--env", "Breakout-MinAtar", "--data", str(data_dir), "--run-dir", str(tmp_path / "b"), *TINY,
-                         "--gm.epochs", "2", "--gm.distance", "cosine"]))
+                         "--gm.epochs", "2", "--gm.distance", "cosine", "--gm.label-lr", "1.0"]))
     methods = {r["method"] for r in result["methods"]}
-    assert methods == {"bc100", "synthetic", "random"}  # no expert policy was given
+    assert methods == {"bc100", "synthetic", "real15", "random"}  # no expert policy was given
     assert {r["split"] for r in result["methods"]} == {"id"}
     assert load_policy(expert).spec == networks((10, 10, 4), False)[1]
+    # Learned soft labels: saved as probability rows that left their one-hot start, and said so.
+    dataset, meta = load_dataset(tmp_path / "b" / "distill" / "dataset")
+    y = np.asarray(dataset.y)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    assert meta["labels"] == "learned" and not np.array_equal(y, np.eye(3)[meta["classes"]])
 
 
 def test_bad_offline_data_fails_before_any_compile(tmp_path):
@@ -91,7 +96,9 @@ def test_bad_offline_data_fails_before_any_compile(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [(["--percents", "0"], "--percents must lie in (0, 100]"),
-                                           (["--students", "0"], "--students must be >= 1")])
+                                           (["--students", "0"], "--students must be >= 1"),
+                                           (["--gm.matches-per-student", "0"], "--gm.matches-per-student must be >= 1"),
+                                           (["--gm.student-lr", "0"], "--gm.student-lr must be > 0")])
 def test_bad_study_arguments_are_rejected(argv, message, tmp_path):
     from experiments.offline import validate
 

@@ -13,8 +13,14 @@ that class; the matching loss is, summed over classes and averaged over students
   of that unit's incoming weights (biases and other 1-D parameters are ignored, as in their code).
 
 Continuous actions form one class. ``x`` is updated by SGD with momentum (the paper: lr 0.1, momentum 0.5,
-1000 epochs). :func:`make_gradient_matching` returns a :class:`~jaxdistill.run.driver.Trainer` for the run
-loop (metrics, checkpoints, resume); :func:`matching_loss` is the loss itself, all terms at once.
+1000 epochs). With ``label_lr > 0`` the labels are learned too, by the same SGD on their own rate: for discrete
+actions ``y`` is a softmax over learned logits (soft labels, starting at the one-hot label with probability
+0.999), for continuous ones the action targets themselves. A learned inner learning rate has nothing to act
+on here: the loss compares gradients at the students' initial parameters, so no step size enters it (the
+students' Adam rate is :class:`~jaxdistill.offline.students.StudentTraining`'s).
+
+:func:`make_gradient_matching` returns a :class:`~jaxdistill.run.driver.Trainer` for the run loop (metrics,
+checkpoints, resume); :func:`matching_loss` is the loss itself, all terms at once.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from jaxdistill.distill.dataset import SyntheticDataset
 from jaxdistill.envs.core import host_seed
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec, sample_learners
 from jaxdistill.offline.students import decode
-from jaxdistill.run.driver import Trainer
+from jaxdistill.run.driver import Trainer, check_stop
 
 Distance = Literal["l2", "cosine"]
 
@@ -54,11 +60,25 @@ class GMConfig:
     distance: Distance = "l2"
     """l2: squared distance of the concatenated gradients (the paper's code); cosine: Zhao et al.'s
     per-layer, per-output-unit cosine distance."""
+    label_lr: float = 0.0
+    """SGD learning rate (momentum as for the states) of learned labels: soft-label logits for discrete actions,
+    the targets for continuous ones; 0 keeps the labels fixed (the paper)."""
+    matches_per_student: int = 1
+    """Matches along each fresh student's training on the synthetic set (Zhao et al.'s inner loop): after each
+    match but the last the students take ``steps_between_matches`` Adam steps on the whole synthetic set, so
+    the set is matched where training on it goes, not only at initialisation. 1: at initialisation only (the
+    offline paper). An epoch is one draw of students and its matches (that many updates of the states)."""
+    steps_between_matches: int = 10
+    """Adam steps of the students on the synthetic set between two matches."""
+    student_lr: float = 5e-3
+    """Adam learning rate of those steps (the synthetic set's students' rate)."""
 
 
 @struct.dataclass
 class GMState:
     dataset: SyntheticDataset
+    labels: jax.Array
+    """What the labels are made of: logits (discrete actions; ``dataset.y`` is their softmax) or ``dataset.y``."""
     opt_state: optax.OptState
     key: jax.Array
     iteration: jax.Array
@@ -170,20 +190,35 @@ def matching_loss(x: jax.Array, y: jax.Array, syn_class: jax.Array, students, re
 
 def matching_value_and_grad(x, y, syn_class, students, real_x, real_targets, real_class, apply, dist,
                             distance: Distance):
-    """``(matching_loss, its gradient in x)`` one (student, class) term at a time, in a scan that adds up each
-    term's value and gradient: memory for one term's second-order graph, not all S x C of them (on Procgen
-    frames, 4 students x 15 classes x 256 real images need tens of GB at once)."""
+    """``(matching_loss, (its gradient in x, its gradient in y))`` one (student, class) term at a time, in a
+    scan that adds up each term's value and gradients: memory for one term's second-order graph, not all S x C
+    of them (on Procgen frames, 4 students x 15 classes x 256 real images need tens of GB at once)."""
     num_students, num_classes = real_x.shape[0], real_x.shape[1]
 
     def body(carry, index):
         s, c = index // num_classes, index % num_classes
         params = jax.tree_util.tree_map(lambda p: p[s], students)
-        value, grad = jax.value_and_grad(_class_term)(x, y, syn_class, params, real_class[c], real_x[s, c],
-                                                      real_targets[s, c], apply, dist, distance)
-        return (carry[0] + value, carry[1] + grad), None
+        value, grads = jax.value_and_grad(_class_term, argnums=(0, 1))(
+            x, y, syn_class, params, real_class[c], real_x[s, c], real_targets[s, c], apply, dist, distance)
+        return jax.tree_util.tree_map(jnp.add, carry, (value, grads)), None
 
-    (value, grad), _ = jax.lax.scan(body, (jnp.zeros(()), jnp.zeros_like(x)), jnp.arange(num_students * num_classes))
-    return value / num_students, grad / num_students
+    zero = (jnp.zeros(()), (jnp.zeros_like(x), jnp.zeros_like(y)))
+    (value, grads), _ = jax.lax.scan(body, zero, jnp.arange(num_students * num_classes))
+    return value / num_students, jax.tree_util.tree_map(lambda g: g / num_students, grads)
+
+
+def label_parameters(y: jax.Array, discrete: bool) -> jax.Array:
+    """What learned labels are made of: logits whose softmax puts 0.999 on each one-hot row's action (discrete),
+    or the targets themselves (continuous)."""
+    if not discrete:
+        return y
+    c = y.shape[-1]
+    return jnp.where(y > 0.5, jnp.log(0.999 * (c - 1) / 0.001), 0.0) if c > 1 else jnp.zeros_like(y)
+
+
+def labels_of(params: jax.Array, discrete: bool) -> jax.Array:
+    """The labels ``y`` of :func:`label_parameters`."""
+    return jax.nn.softmax(params, axis=-1) if discrete else params
 
 
 def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist, real: RealData,
@@ -192,6 +227,9 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
     """The distiller as a run-loop :class:`Trainer` (``per_chunk`` epochs per chunk) that starts from ``dataset``
     (:func:`init_synthetic`), whose samples belong to the classes ``syn_class``."""
     optimizer = optax.sgd(config.lr, momentum=config.momentum)
+    label_optimizer = optax.sgd(config.label_lr, momentum=config.momentum)
+    learn_labels = config.label_lr > 0
+    discrete = dist.discrete
     syn_class = jnp.asarray(syn_class, jnp.int32)
     counts = real.class_count
     real_class = jnp.where(counts > 0, jnp.arange(counts.shape[0]), -1)
@@ -202,33 +240,73 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
         u = jax.random.randint(key, (S, counts.shape[0], B), 0, jnp.maximum(counts, 1)[None, :, None])
         return jnp.take_along_axis(real.class_index[None], u, axis=2)
 
-    def epoch_batch(key):
-        k_students, k_real = jax.random.split(key)
-        students = sample_learners(k_students, spec, obs_shape, dist.num_outputs, S)
+    T, K = config.matches_per_student, config.steps_between_matches
+    student_optimizer = optax.adam(config.student_lr)
+
+    def train_students_on_synthetic(students, student_opt, x, y):
+        """K Adam steps of every student on the whole synthetic set (no gradient flows back into it)."""
+        x, y = jax.lax.stop_gradient(x), jax.lax.stop_gradient(y)
+
+        def step(carry, _):
+            params, opt_state = carry
+            grads = jax.vmap(jax.grad(lambda p: dist.bc_loss(spec.apply(p, x), y)))(params)
+            updates, opt_state = jax.vmap(student_optimizer.update)(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), None
+
+        return jax.lax.scan(step, (students, student_opt), None, length=K)[0]
+
+    def match(carry, k_real):
+        """One match: the states (and labels) step toward the real gradients of the students as they are now,
+        then the students train on the updated set."""
+        x, y, labels, (x_opt, label_opt), students, student_opt, t = carry
         idx = sample_real(k_real)
-        return students, real.x[idx], real.targets[idx]
+        loss, (grad, grad_y) = matching_value_and_grad(x, y, syn_class, students, real.x[idx], real.targets[idx],
+                                                       real_class, spec.apply, dist, config.distance)
+        updates, x_opt = optimizer.update(grad, x_opt, x)
+        x = optax.apply_updates(x, updates)
+        metrics = {"matching_loss": loss, "grad_norm": jnp.linalg.norm(grad)}
+        if learn_labels:  # chain dL/dy through the softmax to the logits
+            grad_labels = jax.vjp(lambda p: labels_of(p, discrete), labels)[1](grad_y)[0]
+            updates, label_opt = label_optimizer.update(grad_labels, label_opt, labels)
+            labels = optax.apply_updates(labels, updates)
+            y = labels_of(labels, discrete)
+            metrics["label_grad_norm"] = jnp.linalg.norm(grad_labels)
+        if T > 1:  # (after the last match the students are dropped: their training would be wasted)
+            students, student_opt = jax.lax.cond(t < T - 1, train_students_on_synthetic,
+                                                 lambda s, o, x, y: (s, o), students, student_opt, x, y)
+        return (x, y, labels, (x_opt, label_opt), students, student_opt, t + 1), metrics
 
     def epoch(state: GMState, _):
         key, k_epoch = jax.random.split(state.key)
-        students, real_x, real_targets = epoch_batch(k_epoch)
-        loss, grad = matching_value_and_grad(state.dataset.x, state.dataset.y, syn_class, students, real_x,
-                                             real_targets, real_class, spec.apply, dist, config.distance)
-        updates, opt_state = optimizer.update(grad, state.opt_state, state.dataset.x)
-        x = optax.apply_updates(state.dataset.x, updates)
-        metrics = {"matching_loss": loss, "grad_norm": jnp.linalg.norm(grad)}
-        return GMState(state.dataset.replace(x=x), opt_state, key, state.iteration + 1), metrics
+        k_students, k_real = jax.random.split(k_epoch)
+        students = sample_learners(k_students, spec, obs_shape, dist.num_outputs, S)
+        student_opt = jax.vmap(student_optimizer.init)(students) if T > 1 else None
+        keys = k_real[None] if T == 1 else jax.random.split(k_real, T)
+        carry = (state.dataset.x, state.dataset.y, state.labels, state.opt_state, students, student_opt, 0)
+        (x, y, labels, opt_state, *_), metrics = jax.lax.scan(match, carry, keys)
+        metrics = jax.tree_util.tree_map(jnp.mean, metrics)  # over the epoch's matches
+        return GMState(state.dataset.replace(x=x, y=y), labels, opt_state, key, state.iteration + 1), metrics
 
     class GMTrainer(Trainer):
         def __init__(self):
-            self._chunk = jax.jit(lambda state: jax.lax.scan(epoch, state, None, length=per_chunk))
+            def ticking_epoch(state, _):
+                state, metrics = epoch(state, None)
+                jax.debug.callback(self._tick, state.iteration)  # progress and a prompt stop; numbers unchanged
+                return state, metrics
+
+            self._chunk = jax.jit(lambda state: jax.lax.scan(ticking_epoch, state, None, length=per_chunk))
+
+        def _tick(self, iteration) -> None:
+            if self.on_iteration is not None:
+                self.on_iteration(int(iteration))
+            check_stop(self)
 
         def init(self, key):
-            return GMState(dataset, optimizer.init(dataset.x), key, jnp.zeros((), jnp.int32))
+            labels = label_parameters(dataset.y, discrete)
+            return GMState(dataset, labels, (optimizer.init(dataset.x), label_optimizer.init(labels)), key,
+                           jnp.zeros((), jnp.int32))
 
         def chunk(self, state):
-            state, metrics = self._chunk(state)
-            if self.on_iteration is not None:
-                self.on_iteration(int(state.iteration))
-            return state, metrics
+            return self._chunk(state)
 
     return GMTrainer()

@@ -315,10 +315,117 @@ class ConvSpec:
         }
 
 
-def spec_from_dict(d: dict) -> LearnerSpec | ConvSpec:
-    """The learner spec a ``to_dict()`` wrote (a CNN's carries ``"type": "cnn"``)."""
+def max_pool(x: jax.Array, size: int = 3, stride: int = 2) -> jax.Array:
+    """``size`` x ``size`` max pooling with ``stride`` and SAME padding of NHWC ``x`` (IMPALA's downsampling)."""
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, size, size, 1), (1, stride, stride, 1), "SAME")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImpalaSpec:
+    """The IMPALA CNN (Espeholt et al. 2018), the Procgen experts' network (the offline-distillation paper's
+    expert): per stack of ``channels``, a 3x3 convolution (SAME), 3x3 max pooling of stride 2, and two
+    residual blocks ``x + conv(relu(conv(relu(x))))``; then ReLU, flatten, ``dense`` hidden layers (ReLU) and
+    the linear output. Parameters are a flat list of ``{"w", "b"}`` layers in that order (5 convolutions per
+    stack). Orthogonal weights with gain sqrt(2) (hidden) and ``output_gain``, zero biases. A whole
+    network, with no encoder split (``encoder_layers`` is 0): an expert's actor and critic, not a PPMO learner."""
+
+    channels: tuple[int, ...] = (16, 32, 32)
+    """Output channels of each stack."""
+    dense: tuple[int, ...] = (256,)
+    """Hidden dense layers after the flattened stacks."""
+    channels_first: bool = False
+    """Observations are ``(C, H, W)`` (EnvPool Procgen) instead of ``(H, W, C)``."""
+    hidden_gain: float = math.sqrt(2.0)
+    output_gain: float = 0.01
+    encoder_layers = 0  # no encoder split: the harness's encoder hooks see an empty encoder
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "dense", tuple(int(d) for d in self.dense))
+
+    @property
+    def num_layers(self) -> int:
+        return 5 * len(self.channels) + len(self.dense) + 1
+
+    def _hwc(self, obs_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        if len(obs_shape) != 3:
+            raise ValueError(f"the IMPALA CNN takes image observations (3 axes), got shape {tuple(obs_shape)}")
+        return (obs_shape[1], obs_shape[2], obs_shape[0]) if self.channels_first else tuple(obs_shape)
+
+    def init_params(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list[dict]:
+        h, w, c = self._hwc(obs_shape)
+        keys = iter(jax.random.split(key, self.num_layers))
+        conv_init = jax.nn.initializers.orthogonal(self.hidden_gain, column_axis=-1)
+        layers = []
+        for features in self.channels:
+            for c_in in (c, features, features, features, features):
+                layers.append({"w": conv_init(next(keys), (3, 3, c_in, features), jnp.float32),
+                               "b": jnp.zeros((features,), jnp.float32)})
+            h, w, c = -(-h // 2), -(-w // 2), features
+        flat = h * w * c
+        for size, gain in [(d, self.hidden_gain) for d in self.dense] + [(out_dim, self.output_gain)]:
+            layers.append({"w": jax.nn.initializers.orthogonal(gain)(next(keys), (flat, size), jnp.float32),
+                           "b": jnp.zeros((size,), jnp.float32)})
+            flat = size
+        return layers
+
+    def apply(self, params: list[dict], obs: jax.Array) -> jax.Array:
+        batch = obs.shape[:-3]
+        x = obs.reshape((-1, *obs.shape[-3:]))
+        if self.channels_first:
+            x = jnp.moveaxis(x, 1, -1)
+
+        def conv(layer, x):
+            return conv2d(x, layer["w"], 1, "SAME") + layer["b"]
+
+        layers = iter(params)
+        for _ in self.channels:
+            x = max_pool(conv(next(layers), x))
+            for _ in range(2):
+                a, b = next(layers), next(layers)
+                x = x + conv(b, jax.nn.relu(conv(a, jax.nn.relu(x))))
+        x = jax.nn.relu(x).reshape((x.shape[0], -1))
+        for _ in self.dense:
+            layer = next(layers)
+            x = jax.nn.relu(x @ layer["w"] + layer["b"])
+        layer = next(layers)
+        x = x @ layer["w"] + layer["b"]
+        return x.reshape((*batch, x.shape[-1]))
+
+    def init_encoder(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list[dict]:
+        return []
+
+    def encode(self, params: list[dict], obs: jax.Array) -> jax.Array:
+        return obs
+
+    def to_dict(self) -> dict:
+        return {"type": "impala", **dataclasses.asdict(self)}
+
+    def recipe(self) -> dict:
+        layout = "(C, H, W) channels first" if self.channels_first else "(H, W, C) channels last"
+        return {
+            "architecture": f"IMPALA CNN: stacks of {', '.join(map(str, self.channels))} channels, each a 3x3 "
+                            "SAME convolution, 3x3 max pooling of stride 2 (SAME), and two residual blocks "
+                            "x + conv3x3(relu(conv3x3(relu(x)))); then ReLU, flatten, "
+                            + (f"dense {', '.join(map(str, self.dense))} (ReLU), " if self.dense else "")
+                            + "linear output",
+            "layers": "params are a list of {w, b}: per stack [conv, block1 conv a, block1 conv b, block2 conv a, "
+                      "block2 conv b], then the dense layers and the output",
+            "weights": f"orthogonal, gain {self.hidden_gain:g} on hidden layers and {self.output_gain:g} on the "
+                       "output; conv kernels HWIO, dense weights (fan_in, fan_out)",
+            "biases": "zero at initialisation",
+            "input": f"observations {layout}, float32 (frames / 255)",
+            "flatten": "(H, W, C) order after the last stack",
+        }
+
+
+def spec_from_dict(d: dict) -> LearnerSpec | ConvSpec | ImpalaSpec:
+    """The learner spec a ``to_dict()`` wrote (a CNN's carries ``"type": "cnn"``, an IMPALA CNN's ``"impala"``)."""
     d = dict(d)
-    if d.pop("type", None) == "cnn":
+    kind = d.pop("type", None)
+    if kind == "impala":
+        return ImpalaSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    if kind == "cnn":
         return ConvSpec(**{k: tuple(map(tuple, v)) if k == "convs" else (tuple(v) if isinstance(v, list) else v)
                            for k, v in d.items()})
     return LearnerSpec.from_dict(d)
@@ -327,6 +434,12 @@ def spec_from_dict(d: dict) -> LearnerSpec | ConvSpec:
 def num_params(params) -> int:
     return sum(int(x.size) for x in jax.tree_util.tree_leaves(params))
 
+
+MINATAR_STUDENT = ConvSpec(convs=((16, 3, 1),), dense=(128,), channels_first=False, output_gain=1.0)
+"""The offline study's student for MinAtar's 10x10 maps: MinAtar's reference network (Young & Tian 2019: one
+3x3 convolution of 16 channels, a dense layer of 128). The paper's Procgen student halves its input four times,
+which 10x10 maps cannot take; this one is also 6x cheaper than three unpooled 12/48/12 convolutions, which
+makes hundreds of BC students per method affordable on a CPU."""
 
 STUDENT_CNN = ConvSpec(convs=((12, 3, 1), (48, 3, 1), (12, 3, 1), (3, 3, 1)), dense=(), padding="SAME", pool=2,
                        channels_first=True, output_gain=1.0)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -187,11 +189,19 @@ def write_minari(data: OfflineData, root: str | os.PathLike, dataset_id: str, *,
                for i, ep in enumerate(data.episodes)]
     obs_space, action_space = _spaces(data.spec)
     text = f"{description}\n{DESCRIPTION_TAG}{json.dumps(data.spec.to_dict())}"
-    with _datasets_root(root):
-        minari.create_dataset_from_buffers(dataset_id, buffers, observation_space=obs_space,
-                                           action_space=action_space, algorithm_name=algorithm_name,
-                                           author="jaxdistill", description=text, data_format="hdf5",
-                                           jpeg_encoding=False)
+    # Absolute: Minari 0.5.4 joins a relative datasets root onto the dataset's own relative path a second time.
+    with _datasets_root(Path(root).absolute()), warnings.catch_warnings():
+        # Minari warns of every optional field left empty (permalink, author email, evaluation env, Gymnasium
+        # env spec: a JAX environment has none): the environment's spec is in the description instead.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
+        try:
+            minari.create_dataset_from_buffers(dataset_id, buffers, observation_space=obs_space,
+                                               action_space=action_space, algorithm_name=algorithm_name,
+                                               author="jaxdistill", description=text, data_format="hdf5",
+                                               jpeg_encoding=False)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)  # ours (it did not exist): no half dataset is left to read
+            raise
     return path
 
 

@@ -134,9 +134,20 @@ def run_bc(run_dir: Path, data: OfflineData, evaluator: Evaluator, config: Study
     return rows
 
 
+class DistillationInterrupted(Exception):
+    """The gradient-matching run stopped before its budget (its checkpoint is kept for ``--resume``)."""
+
+    def __init__(self, epochs: int):
+        super().__init__(f"the distillation was interrupted at epoch {epochs}; run the same command with --resume "
+                         "to continue it")
+        self.epochs = epochs
+
+
 def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyConfig, seed: int, resume: bool,
                 progress: bool = True):
-    """The gradient-matching run in ``run_dir/distill``; returns ``(dataset, result dict)``."""
+    """The gradient-matching run in ``run_dir/distill``; returns ``(dataset, result dict, initial dataset)``: the
+    initial one is the set before matching (real states balanced over the actions), the ablation that tells
+    what the matching itself adds."""
     spec = data.spec
     dist = for_spec(spec)
     x, actions = data.transitions()
@@ -153,6 +164,8 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
                         chunk=config.eval_every, env_steps_per_iteration=0, run_dir=out_dir, seed=seed, config=cfg,
                         may_change=("epochs",), resume=resume, progress=progress,
                         desc=f"gradient matching, {spec.env_id}", tensorboard=False)
+    if not result.finished:  # stopped (SIGINT / SIGTERM): its checkpoint waits for --resume; never evaluated half done
+        raise DistillationInterrupted(int(result.state.iteration))
     final = result.state.dataset
     training = config.synthetic
     save_dataset(out_dir / "dataset", final, env_spec=spec, learner_spec=student_spec, config=cfg,
@@ -161,9 +174,10 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
                              "params: cross-entropy against the rows of y for discrete actions, MSE for continuous"),
                  extra={"method": "gradient matching", "student_training": training.to_dict(),
                         "classes": np.asarray(classes).tolist(), "epochs": int(result.state.iteration), "seed": seed,
+                        "labels": "learned" if config.gm.label_lr > 0 else "fixed (one-hot actions / recorded targets)",
                         "real_samples": len(x)})
     return final, {"epochs": int(result.state.iteration), "wall_time_s": result.wall_time,
-                   "matching_loss": [r.get("matching_loss") for r in result.rows]}
+                   "matching_loss": [r.get("matching_loss") for r in result.rows]}, dataset
 
 
 def random_rows(splits: dict, students: int, episodes_per_student: int, seed: int) -> list[dict]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,8 @@ class Categorical:
     """Softmax over ``n`` logits."""
 
     n: int
+    discrete: ClassVar[bool] = True
+    """Actions are classes (behavioural-cloning targets are action indices or probability rows)."""
 
     @property
     def num_outputs(self) -> int:
@@ -79,6 +81,7 @@ class DiagGaussian:
 
     dim: int
     init_log_std: float = 0.0
+    discrete: ClassVar[bool] = False
 
     @property
     def num_outputs(self) -> int:

@@ -115,7 +115,7 @@ class InGraphTrainer(Trainer):
     def _tick(self, it) -> None:
         if self.on_iteration is not None:
             self.on_iteration(int(it))
-        _check_stop(self)
+        check_stop(self)
 
 
 class HostTrainer(Trainer):
@@ -169,11 +169,11 @@ class HostTrainer(Trainer):
             rows.append(row)
             if self.on_iteration is not None:
                 self.on_iteration(int(state.iteration))
-            _check_stop(self)
+            check_stop(self)
         return state, {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 
-def _check_stop(trainer: Trainer) -> None:
+def check_stop(trainer: Trainer) -> None:
     if trainer.should_stop is not None and trainer.should_stop():
         from jaxdistill.run.loop import Interrupted
 
