@@ -37,7 +37,7 @@ from flax import struct
 from jaxdistill.distill.dataset import SyntheticDataset
 from jaxdistill.envs.core import host_seed
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec, sample_learners
-from jaxdistill.offline.students import decode
+from jaxdistill.offline.students import bc_steps, decode
 from jaxdistill.run.driver import Trainer, check_stop
 
 Distance = Literal["l2", "cosine"]
@@ -244,16 +244,10 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
     student_optimizer = optax.adam(config.student_lr)
 
     def train_students_on_synthetic(students, student_opt, x, y):
-        """K Adam steps of every student on the whole synthetic set (no gradient flows back into it)."""
-        x, y = jax.lax.stop_gradient(x), jax.lax.stop_gradient(y)
-
-        def step(carry, _):
-            params, opt_state = carry
-            grads = jax.vmap(jax.grad(lambda p: dist.bc_loss(spec.apply(p, x), y)))(params)
-            updates, opt_state = jax.vmap(student_optimizer.update)(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), None
-
-        return jax.lax.scan(step, (students, student_opt), None, length=K)[0]
+        """K Adam steps of every student on the whole synthetic set, continuing each student's Adam state."""
+        whole_set = jnp.broadcast_to(jnp.arange(x.shape[0]), (K, x.shape[0]))
+        return jax.vmap(lambda p, o: bc_steps(p, o, student_optimizer, spec.apply, dist, x, y, whole_set))(
+            students, student_opt)
 
     def match(carry, k_real):
         """One match: the states (and labels) step toward the real gradients of the students as they are now,

@@ -65,8 +65,16 @@ def train_student(key: jax.Array, init_params, apply, dist, x: jax.Array, target
                   training: StudentTraining):
     """One student from ``init_params`` after ``training`` on ``(x, targets)`` (pure; differentiable in x)."""
     n = x.shape[0]
-    batch = min(training.batch_size, n)
     opt = _optimizer(training)
+    batches = minibatches(key, n, min(training.batch_size, n), training.steps)
+    return bc_steps(init_params, opt.init(init_params), opt, apply, dist, x, targets, batches)[0]
+
+
+def bc_steps(params, opt_state, opt: optax.GradientTransformation, apply, dist, x: jax.Array, targets: jax.Array,
+             batches: jax.Array):
+    """One ``opt`` step of the BC loss per row of ``batches`` (row indices into ``(x, targets)``), from
+    ``(params, opt_state)``; returns both after the last. The optimiser state is passed in and out, so a
+    student's training can be continued in blocks (gradient matching along the training)."""
 
     def loss(params, idx):
         return dist.bc_loss(apply(params, decode(x[idx])), targets[idx])
@@ -77,9 +85,7 @@ def train_student(key: jax.Array, init_params, apply, dist, x: jax.Array, target
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), None
 
-    (params, _), _ = jax.lax.scan(step, (init_params, opt.init(init_params)),
-                                  minibatches(key, n, batch, training.steps))
-    return params
+    return jax.lax.scan(step, (params, opt_state), batches)[0]
 
 
 def minibatches(key: jax.Array, n: int, batch: int, steps: int) -> jax.Array:
