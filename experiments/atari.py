@@ -66,6 +66,8 @@ def validate(args: Args) -> tuple[Args, object]:
     from jaxdistill.envs import make
 
     errors = validate_image_args(args)
+    if args.method == "es":
+        errors.append("--method es runs in the graph; Atari steps EnvPool on the host (use experiments.minatar)")
     env = None
     try:
         env = make(args.env if args.env.endswith("-v5") else f"{args.env}-v5")

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 import tyro
 
+from jaxdistill.distill.es import ESConfig
+from jaxdistill.distill.inner import ONE_STEP, InnerTraining
 from jaxdistill.distill.ppmo import PPMOConfig
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.rl.ppo import PPOConfig
@@ -30,6 +32,37 @@ class PPMOOptions(PPMOConfig):
 
     learner: tyro.conf.Suppress[LearnerSpec | ConvSpec] = LearnerSpec()
     critic: tyro.conf.Suppress[LearnerSpec | ConvSpec] = CRITIC_SPEC
+
+
+@dataclasses.dataclass(frozen=True)
+class ESOptions(ESConfig):
+    """Evolution strategies' own flags (``--es.*``, for ``--method es``). The dataset's options are PPMO's
+    top-level flags, shared by both distillers: ``--k``, ``--inner.*``, ``--fixed-init``, ``--x-init-states``,
+    ``--x-init-scale``, ``--y-init-scale``, ``--init-log-std``."""
+
+    k: tyro.conf.Suppress[int | None] = None
+    learner: tyro.conf.Suppress[LearnerSpec | ConvSpec] = LearnerSpec()
+    inner: tyro.conf.Suppress[InnerTraining] = ONE_STEP
+    fixed_init: tyro.conf.Suppress[bool] = False
+    x_init_states: tyro.conf.Suppress[str | None] = None
+    x_init_scale: tyro.conf.Suppress[float] = 1.0
+    y_init_scale: tyro.conf.Suppress[float] = 1.0
+    init_log_std: tyro.conf.Suppress[float] = 0.0
+    hades: bool = False
+    """HaDES' published settings (population 2048, sigma 0.03, Adam 0.05, 2 learners per candidate) in place of
+    --es.population, --es.sigma, --es.lr and --es.learners-per-candidate."""
+
+
+def es_config(es: ESConfig, ppmo: PPMOConfig) -> ESConfig:
+    """The ES config of a CLI: its own flags (HaDES' settings with ``--es.hades``), and the dataset's options
+    (k, inner training, learner, inits) from PPMO's, so both distillers distil the same kind of dataset."""
+    from jaxdistill.distill.es import HADES
+
+    if getattr(es, "hades", False):
+        es = dataclasses.replace(es, **HADES)
+    return dataclasses.replace(es, k=ppmo.k, learner=ppmo.learner, inner=ppmo.inner, fixed_init=ppmo.fixed_init,
+                               x_init_states=ppmo.x_init_states, x_init_scale=ppmo.x_init_scale,
+                               y_init_scale=ppmo.y_init_scale, init_log_std=ppmo.init_log_std)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +87,9 @@ class PPOBaselineOptions(PPOOptions):
 
 _COUNTS = ("k", "meta_epochs", "num_learners", "num_envs", "num_steps", "num_minibatches", "update_epochs",
            "total_timesteps", "eval_every", "eval_learners", "final_eval_learners", "eval_max_steps", "epochs",
-           "students_per_epoch", "real_batch", "matches_per_student")
-_POSITIVE = ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init", "lr", "clip_eps", "student_lr")
+           "students_per_epoch", "real_batch", "matches_per_student", "generations", "population",
+           "learners_per_candidate", "max_steps")
+_POSITIVE = ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init", "lr", "clip_eps", "student_lr", "sigma")
 
 
 def problems(config, prefix: str = "") -> list[str]:
@@ -71,6 +105,8 @@ def problems(config, prefix: str = "") -> list[str]:
         if f.name in _POSITIVE and not value > 0:
             errors.append(f"{flag(f.name)} must be > 0 (got {value})")
     names = {f.name for f in dataclasses.fields(config)}
+    if "population" in names and config.population % 2:
+        errors.append(f"{flag('population')} must be even (antithetic pairs; got {config.population})")
     if {"num_envs", "num_steps", "num_minibatches"} <= names and config.num_minibatches >= 1:
         rollout = config.num_envs * config.num_steps
         if rollout % config.num_minibatches:
@@ -110,11 +146,30 @@ def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = ""):
     ``runs/<stem>_k<K><ppmo_tag>_ppmo_s<seed>`` (``runs/<stem>_ppo_s<seed>`` for PPO), checked writable."""
     args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(spec))
     if args.run.run_dir is None:
-        what = f"k{args.ppmo.k}{ppmo_tag}_ppmo" if args.method == "ppmo" else "ppo"
+        what = f"k{args.ppmo.k}{ppmo_tag}_{args.method}" if args.method in ("ppmo", "es") else "ppo"
         args = dataclasses.replace(args, run=dataclasses.replace(
             args.run, run_dir=Path("runs") / f"{stem}_{what}_s{args.run.seed}"))
     check_run_dir(args.run.run_dir, prog)
     return args
+
+
+METHOD_NAMES = {"ppmo": "PPMO", "es": "ES", "ppo": "PPO"}
+
+
+def run_method(args, env, ppmo: PPMOConfig, ppo: PPOConfig, learner_label: str, title: str,
+               gpu_sized: bool = False) -> dict:
+    """``args.method`` through the run harness: PPMO with ``ppmo``, ES with ``args.es`` and the dataset options of
+    ``ppmo`` (:func:`es_config`), or PPO with ``ppo``. The result has no ``rows``."""
+    from jaxdistill.run.harness import run_es, run_ppmo, run_ppo
+
+    if args.method == "ppmo":
+        result = run_ppmo(env, ppmo, args.run, learner_label=learner_label, title=title, gpu_sized=gpu_sized)
+    elif args.method == "es":
+        result = run_es(env, es_config(args.es, ppmo), args.run, learner_label=learner_label, title=title)
+    else:
+        result = run_ppo(env, ppo, args.run, title=title, gpu_sized=gpu_sized)
+    result.pop("rows")
+    return result
 
 
 def print_results(run_dir: Path, title: str, result: dict, intro: str = "") -> None:
@@ -142,22 +197,26 @@ def check_run_dir(run_dir: Path, prog: str) -> None:
 class ImageArgs:
     """Options shared by the image experiments (``experiments.minatar``, ``experiments.atari``)."""
 
-    method: Literal["ppmo", "ppo"] = "ppmo"
-    """ppmo distils a dataset; ppo trains the whole CNN directly (the baseline, at PPMO's env steps)."""
+    method: Literal["ppmo", "ppo", "es"] = "ppmo"
+    """ppmo distils a dataset; es distils one with evolution strategies (in-graph games; no encoder); ppo
+    trains the whole CNN directly (the baseline, at PPMO's env steps)."""
     preset: Literal["gpu", "cpu"] = "gpu"
     """Sizes of the run (typed presets in each experiment's PRESETS); flags given beside it still win."""
     encoder_layers: int = 0
     """l in 0..5: layers [0, l) form the encoder trained by the outer loss (0 = full distillation, 5 = PPO)."""
     ppmo: Annotated[PPMOOptions, Flat] = PPMOOptions()
     ppo: PPOBaselineOptions = PPOBaselineOptions()
+    es: ESOptions = ESOptions()
     run: Annotated[RunOptions, Flat] = RunOptions()
 
 
 def validate_image_args(args: ImageArgs) -> list[str]:
     """The problems common to image experiments."""
-    errors = problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.run)
+    errors = problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.es, "es.") + problems(args.run)
     if not 0 <= args.encoder_layers <= 5:
         errors.append(f"--encoder-layers must be in 0..5 (got {args.encoder_layers})")
+    if args.method == "es" and args.encoder_layers:
+        errors.append("--method es evolves the dataset only: use --encoder-layers 0")
     return errors
 
 
@@ -175,14 +234,6 @@ def image_configs(args: ImageArgs, make_learner, spec):
 
 
 def run_image_method(args: ImageArgs, env, make_learner, learner_label: str, title: str) -> dict:
-    """``--method ppmo`` or ``ppo`` of an image experiment through the run harness."""
-    from jaxdistill.run.harness import run_ppmo, run_ppo
-
+    """``--method ppmo``, ``es`` or ``ppo`` of an image experiment through the run harness."""
     ppmo_config, ppo_config = image_configs(args, make_learner, env.spec)
-    if args.method == "ppmo":
-        result = run_ppmo(env, ppmo_config, args.run, learner_label=learner_label, title=title,
-                          gpu_sized=args.preset == "gpu")
-    else:
-        result = run_ppo(env, ppo_config, args.run, title=title, gpu_sized=args.preset == "gpu")
-    result.pop("rows")
-    return result
+    return run_method(args, env, ppmo_config, ppo_config, learner_label, title, gpu_sized=args.preset == "gpu")

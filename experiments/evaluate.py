@@ -1,4 +1,5 @@
-"""k-shot evaluation of a saved dataset file: fresh learners, one SGD step each, one full episode each.
+"""k-shot evaluation of a saved dataset file: fresh learners, each trained on it as its metadata says (one
+SGD step by default), one full episode each.
 
     python -m experiments.evaluate runs/mujoco_hopper-v4_k64_ppmo_s0/dataset --learners 1000
     python -m experiments.evaluate experiments/results/cartpole1d_k2_ppmo_s0/dataset --policies greedy
@@ -32,7 +33,8 @@ class Args:
 def main(args: Args) -> list[dict]:
     import jax
 
-    from jaxdistill.distill.dataset import DatasetFileError, load_dataset, load_obs_norm
+    from jaxdistill.distill.dataset import DatasetFileError, load_dataset, load_encoder, load_obs_norm
+    from jaxdistill.distill.inner import InnerTraining
     from jaxdistill.envs import make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
     from jaxdistill.nets.networks import LearnerSpec
@@ -49,11 +51,13 @@ def main(args: Args) -> list[dict]:
         raise SystemExit("experiments.evaluate: error: image datasets with encoders are evaluated by their "
                          "experiment (experiments.minatar / experiments.atari)")
     spec = LearnerSpec.from_dict(metadata["learner_spec"])
-    obs_norm = load_obs_norm(args.dataset)
+    obs_norm, encoder = load_obs_norm(args.dataset), load_encoder(args.dataset)
+    inner = InnerTraining.from_metadata(metadata)  # the protocol the set was distilled for
     rows = []
     for policy in args.policies:
-        evaluate = make_kshot_evaluate(env, fresh_learners(env, spec), args.learners, greedy=policy == "greedy")
-        returns = evaluate(jax.random.PRNGKey(args.seed), dataset, (), obs_norm)
+        evaluate = make_kshot_evaluate(env, fresh_learners(env, spec, inner=inner), args.learners,
+                                       greedy=policy == "greedy")
+        returns = evaluate(jax.random.PRNGKey(args.seed), dataset, encoder, obs_norm)
         rows.append(summarize(returns, f"{spec.hidden_sizes} {spec.activation}, {spec.init}", policy))
     print(f"{metadata['env_id']}, k={dataset.k}, inner lr {float(dataset.inner_lr):.4f}: {args.learners} fresh learners")
     print(format_table(rows))

@@ -17,7 +17,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Literal
 
-from experiments.common import Flat, PPMOOptions, PPOOptions, cli, fail, fill_run, print_results, problems
+from experiments.common import (
+    METHOD_NAMES,
+    ESOptions,
+    Flat,
+    PPMOOptions,
+    PPOOptions,
+    cli,
+    fail,
+    fill_run,
+    print_results,
+    problems,
+    run_method,
+)
 from jaxdistill.run.harness import RunOptions
 
 
@@ -25,12 +37,15 @@ from jaxdistill.run.harness import RunOptions
 class Args:
     env: str = "Acrobot-v1"
     """A gymnax environment id (gymnax.registered_envs), or CartPole<N>D-v1."""
-    method: Literal["ppmo", "ppo"] = "ppmo"
-    """ppmo distils a dataset; ppo trains a policy directly (the baseline)."""
+    method: Literal["ppmo", "ppo", "es"] = "ppmo"
+    """ppmo distils a dataset; es distils one with evolution strategies (HaDES); ppo trains a policy directly
+    (the baseline)."""
     ppmo: Annotated[PPMOOptions, Flat] = PPMOOptions()
     """PPMO (k defaults to k_min = ceil(c / 2) + 1 for c actions; continuous actions: 64, the paper's Section 6)."""
     ppo: PPOOptions = PPOOptions(total_timesteps=819_200)
     """PPO, for --method ppo (the default budget equals PPMO's 200 meta-epochs of 4096 steps)."""
+    es: ESOptions = ESOptions()
+    """Evolution strategies, for --method es."""
     run: Annotated[RunOptions, Flat] = RunOptions(eval_learners=200, final_policies=("greedy", "sampled"))
     """Seed, run directory, evaluation, checkpoints."""
 
@@ -59,21 +74,18 @@ def validate(args: Args):
     if len(env.spec.obs_shape) != 1:
         raise SystemExit(f"experiments.gymnax: error: {args.env} observes images {env.spec.obs_shape}; "
                          "use experiments.minatar for MinAtar")
-    fail("experiments.gymnax", problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.run))
+    fail("experiments.gymnax", problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.es, "es.")
+         + problems(args.run))
     return fill_run(args, env.spec, "experiments.gymnax", args.env.lower()), env
 
 
 def main(args: Args) -> dict:
     args, env = validate(args)
-    from jaxdistill.run.harness import random_policy_returns, run_ppmo, run_ppo, summarize
+    from jaxdistill.run.harness import random_policy_returns, summarize
     from jaxdistill.run.loop import run_keys
 
-    title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {args.env}"
-    if args.method == "ppmo":
-        result = run_ppmo(env, args.ppmo, args.run, learner_label="Λ (2x64 tanh, orthogonal)", title=title)
-    else:
-        result = run_ppo(env, args.ppo, args.run, title=title)
-    result.pop("rows")
+    title = f"{METHOD_NAMES[args.method]}, {args.env}"
+    result = run_method(args, env, args.ppmo, args.ppo, "Λ (2x64 tanh, orthogonal)", title)
     if env.spec.discrete:
         result["kshot"].append(summarize(random_policy_returns(env, run_keys(args.run.seed)[2],
                                                                args.run.final_eval_learners),

@@ -20,6 +20,7 @@ import dataclasses
 from typing import Annotated, Literal
 
 from experiments.common import (
+    METHOD_NAMES,
     Flat,
     ImageArgs,
     PPMOOptions,
@@ -81,7 +82,7 @@ def main(args: Args) -> dict:
     from jaxdistill.run.loop import run_keys
 
     env = make(minatar_id(args.env))
-    title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {args.env}-MinAtar"
+    title = f"{METHOD_NAMES[args.method]}, {args.env}-MinAtar"
     result = run_image_method(args, env, minatar_learner, f"fresh MinAtar CNN learners (l={args.encoder_layers})",
                               title)
     random_returns = random_policy_returns(env, run_keys(args.run.seed)[2], args.run.final_eval_learners)

@@ -24,6 +24,8 @@ import dataclasses
 from typing import Annotated, Literal
 
 from experiments.common import (
+    METHOD_NAMES,
+    ESOptions,
     Flat,
     PPMOOptions,
     PPOOptions,
@@ -33,6 +35,7 @@ from experiments.common import (
     flag_value,
     print_results,
     problems,
+    run_method,
 )
 from jaxdistill.run.harness import RunOptions
 
@@ -55,14 +58,17 @@ class Args:
     backend: str | None = None
     """Brax backend (positional, generalized, spring, mjx); default positional, HaDES' backend and the
     fastest for hopper on a CPU here. Only for Brax robots."""
-    method: Literal["ppmo", "ppo"] = "ppmo"
-    """ppmo distils a dataset; ppo trains a Gaussian policy directly (the baseline)."""
+    method: Literal["ppmo", "ppo", "es"] = "ppmo"
+    """ppmo distils a dataset; es distils one with evolution strategies (HaDES; Brax robots only, in the graph);
+    ppo trains a Gaussian policy directly (the baseline)."""
     preset: Literal["cpu", "gpu"] = "cpu"
     """Sizes of the run (see PRESETS); flags given beside it still win."""
     ppmo: Annotated[PPMOOptions, Flat] = PPMOOptions()
     """PPMO (k defaults to 64 for continuous actions)."""
     ppo: PPOOptions = PPOOptions()
     """PPO, for --method ppo."""
+    es: ESOptions = ESOptions()
+    """Evolution strategies, for --method es (Brax robots)."""
     run: Annotated[RunOptions, Flat] = RunOptions()
     """Seed, run directory, evaluation, checkpoints."""
 
@@ -140,7 +146,9 @@ def validate(args: Args):
         raise SystemExit(f"{prog}: error: {e}") from None
     if env.spec.discrete:
         fail(prog, [f"{args.env} has discrete actions; use experiments.gymnax or experiments.atari"])
-    fail(prog, problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.run))
+    if args.method == "es" and route_of(args.env) == "envpool":
+        fail(prog, [f"--method es runs in the graph (Brax robots); {args.env} steps EnvPool on the host"])
+    fail(prog, problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.es, "es.") + problems(args.run))
     return fill_run(args, env.spec, prog, "mujoco_" + env_id.replace(":", "_").lower()), env
 
 
@@ -157,16 +165,10 @@ def reference(env_id: str) -> dict:
 
 def main(args: Args) -> dict:
     args, env = validate(args)
-    from jaxdistill.run.harness import run_ppmo, run_ppo
-
     route = "Brax, in the graph" if route_of(args.env) == "brax" else "EnvPool MuJoCo-v4, on the host"
-    title = f"{'PPMO' if args.method == 'ppmo' else 'PPO'}, {env.spec.env_id} ({route})"
-    if args.method == "ppmo":
-        result = run_ppmo(env, args.ppmo, args.run, learner_label="Λ (2x64 tanh, orthogonal)", title=title,
-                          gpu_sized=args.preset == "gpu")
-    else:
-        result = run_ppo(env, args.ppo, args.run, title=title, gpu_sized=args.preset == "gpu")
-    result.pop("rows")
+    title = f"{METHOD_NAMES[args.method]}, {env.spec.env_id} ({route})"
+    result = run_method(args, env, args.ppmo, args.ppo, "Λ (2x64 tanh, orthogonal)", title,
+                        gpu_sized=args.preset == "gpu")
     result.update(route=route, preset=args.preset, reference=reference(env.spec.env_id))
     ref = result["reference"]
     intro = (f"Route: {route}. Published: {ref['source']}: "

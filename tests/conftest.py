@@ -36,6 +36,24 @@ def distilled_1d(tmp_path_factory) -> dict:
     return {"result": result, "run_dir": run_dir}
 
 
+def assert_dataset_gradient_matches_central_differences(f, data, fields, per_field: int, eps: float = 1e-6):
+    """``jax.grad(f)(data)`` against float64 central differences of ``f``, ``per_field`` elements of each field
+    (each field's gradient must also be non-zero: the loss depends on it)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    grad = jax.grad(f)(data)
+    for field in fields:
+        g, value = np.asarray(getattr(grad, field)), np.asarray(getattr(data, field))
+        assert np.abs(g).max() > 1e-6, field
+        for idx in list(np.ndindex(value.shape))[:per_field]:
+            plus, minus = value.copy(), value.copy()
+            plus[idx] += eps
+            minus[idx] -= eps
+            fd = (f(data.replace(**{field: jnp.asarray(plus)})) - f(data.replace(**{field: jnp.asarray(minus)}))) / (2 * eps)
+            np.testing.assert_allclose(g[idx], float(fd), rtol=1e-5, atol=1e-9, err_msg=f"{field}{idx}")
+
+
 def tree_equal(a, b) -> bool:
     leaves_a, leaves_b = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
     return len(leaves_a) == len(leaves_b) and all(

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_dataset_gradient_matches_central_differences
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.distill.inner import inner_train
@@ -69,18 +70,7 @@ def test_meta_gradient_matches_finite_differences():
         f = jax.jit(lambda d: loss(d)[0])  # one compilation serves every finite difference
         _, info = loss(data)
         assert 0.0 < float(info["clip_frac"]) < 1.0  # both branches of the clip are exercised
-        grad = jax.grad(f)(data)
-        eps = 1e-6
-        for field in ("x", "y", "inner_lr"):
-            g = np.asarray(getattr(grad, field))
-            assert np.abs(g).max() > 1e-6, field  # the loss really depends on this part of the dataset
-            value = np.asarray(getattr(data, field))
-            for idx in list(np.ndindex(value.shape))[:6]:
-                plus, minus = value.copy(), value.copy()
-                plus[idx] += eps
-                minus[idx] -= eps
-                fd = (f(data.replace(**{field: jnp.asarray(plus)})) - f(data.replace(**{field: jnp.asarray(minus)}))) / (2 * eps)
-                np.testing.assert_allclose(g[idx], float(fd), rtol=1e-5, atol=1e-9, err_msg=f"{field}{idx}")
+        assert_dataset_gradient_matches_central_differences(f, data, ("x", "y", "inner_lr"), per_field=6)
 
 
 def test_gaussian_meta_gradient_matches_finite_differences():
@@ -108,18 +98,7 @@ def test_gaussian_meta_gradient_matches_finite_differences():
                        advantages=advantages, apply=mlp_apply, clip_eps=0.2, ent_coef=0.01, dist=dist)
         f = jax.jit(lambda d: loss(d)[0])  # one compilation serves every finite difference
         assert 0.0 < float(loss(data)[1]["clip_frac"]) < 1.0
-        grad = jax.grad(f)(data)
-        eps = 1e-6
-        for field in ("x", "y", "log_std", "inner_lr"):
-            g = np.asarray(getattr(grad, field))
-            assert np.abs(g).max() > 1e-6, field
-            value = np.asarray(getattr(data, field))
-            for idx in list(np.ndindex(value.shape))[:4]:
-                plus, minus = value.copy(), value.copy()
-                plus[idx] += eps
-                minus[idx] -= eps
-                fd = (f(data.replace(**{field: jnp.asarray(plus)})) - f(data.replace(**{field: jnp.asarray(minus)}))) / (2 * eps)
-                np.testing.assert_allclose(g[idx], float(fd), rtol=1e-5, atol=1e-9, err_msg=f"{field}{idx}")
+        assert_dataset_gradient_matches_central_differences(f, data, ("x", "y", "log_std", "inner_lr"), per_field=4)
 
 
 def test_advantage_norm_standardises_per_learner_or_over_the_whole_minibatch():

@@ -12,8 +12,10 @@ On disk a dataset is a directory holding
   action space (``action_type`` discrete/box; ``action_low``/``action_high`` for a box), the learner
   spec it was distilled for, the training configuration and the package version.
 
-Training a learner on it takes one SGD step: ``params -= inner_lr * grad(mean((f(params, x) - y)**2))``
-with the mean over all k x num_actions elements; the policy is the argmax (or softmax) of f, or for
+Training a learner on it takes ``inner_steps`` (metadata; 1 by default, the paper's protocol) SGD steps,
+each ``params -= inner_lr * grad(mean((f(params, x) - y)**2))`` with the mean over all k x num_actions
+elements (``inner_training`` in the metadata names the other protocols, hard labels with cross-entropy and
+HaDES' BC: :class:`jaxdistill.distill.inner.InnerTraining`); the policy is the argmax (or softmax) of f, or for
 continuous actions N(f(obs), exp(log_std)) (the mean f(obs) when acting deterministically), clipped
 to the action bounds by the environment.
 

@@ -1,7 +1,8 @@
 """Proximal Policy Meta-Optimisation (PPMO, Algorithm 1 of the paper).
 
-Each meta-epoch samples fresh learners from the learner distribution, trains each one SGD step on
-the synthetic dataset, rolls the resulting policies out, and then runs PPO's epochs over shuffled
+Each meta-epoch samples fresh learners from the learner distribution, trains each on the synthetic
+dataset (one SGD step by default; :class:`~jaxdistill.distill.inner.InnerTraining` holds the paper
+script's other protocols and HaDES' BC), rolls the resulting policies out, and then runs PPO's epochs over shuffled
 minibatches where the *policy is recomputed from the same initialisations on the current dataset*
 and the clipped PPO loss is back-propagated through the inner SGD step into {X, Y, inner_lr}.
 A separate critic is trained with PPO's value loss. With ``num_learners > 1`` the meta-gradient is
@@ -25,7 +26,8 @@ import optax
 from flax import struct
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.distill.inner import inner_train, train_fresh_learners
+from jaxdistill.distill.inner import ONE_STEP, InnerTraining, hard_labels, inner_train, train_fresh_learners
+from jaxdistill.distill.real_states import draw_states, load_states
 from jaxdistill.distill.kmin import k_min
 from jaxdistill.envs.spec import EnvSpec
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
@@ -117,6 +119,17 @@ class PPMOConfig:
     """Project the learned inner lr to at least this after every update (None: unconstrained).
     Unconstrained, it can turn negative, making the inner step gradient *ascent* and the soft
     labels point away from the actions they teach."""
+    inner: InnerTraining = ONE_STEP
+    """How learners train on the set: SGD steps (``--inner.steps n``, the paper's script ``-i``), fixed hard
+    labels with cross-entropy (``--inner.labels hard``, ``--conditional``), or HaDES' BC (``--inner.kind bc``).
+    The meta-gradient goes through all of it; the dataset file records it."""
+    fixed_init: bool = False
+    """Every meta-epoch trains the same L learner initialisations (drawn once per run) instead of fresh ones
+    (the paper's script: ``-s``; HaDES' "fixed init"). The k-shot evaluation still draws fresh learners."""
+    x_init_states: str | None = None
+    """A ``.npy`` file of recorded real states (N, *obs_shape), e.g. from ``python -m experiments.record_states``:
+    X starts as k of them drawn uniformly (with replacement when N < k) instead of Gaussian noise (the paper's
+    script: ``--load_initial_state``)."""
 
     def for_spec(self, spec: EnvSpec) -> "PPMOConfig":
         """This config with ``k`` filled in for ``spec`` when it is None."""
@@ -142,6 +155,7 @@ class PPMOState:
     encoder_params: Any  # [] unless the learner has an encoder
     encoder_opt_state: Any
     norm: normalize.Normalizer  # running observation / reward statistics (empty when off)
+    learner_key: Any = ()  # with fixed_init: the key of the learners every meta-epoch trains; () otherwise
 
 
 def meta_policy_loss(
@@ -158,6 +172,7 @@ def meta_policy_loss(
     encode: Callable | None = None,
     dist=None,
     advantage_norm: str = "learner",
+    inner: InnerTraining = ONE_STEP,
 ):
     """PPMO's meta-loss: the clipped PPO loss of each learner after its inner step on ``dataset``.
 
@@ -167,7 +182,8 @@ def meta_policy_loss(
     observations, and the loss is differentiable in ``encoder_params`` too. ``dist`` (categorical by
     default) turns a learner's outputs and the dataset's ``log_std`` (``()`` for a categorical) into its
     action distribution; its ``label_loss`` is the inner objective. ``advantage_norm`` standardises the
-    advantages per learner (``"learner"``) or over all of them at once (``"minibatch"``).
+    advantages per learner (``"learner"``) or over all of them at once (``"minibatch"``). ``inner`` is how
+    the learners train on the dataset (one SGD step by default).
     """
     if dist is None:
         dist = Categorical(int(jnp.shape(dataset.y)[-1]))
@@ -181,7 +197,7 @@ def meta_policy_loss(
         advantages = standardize_advantages(advantages)
 
     def learner_loss(learner_init, obs, actions, old_log_probs, advantages):
-        policy = inner_train(learner_init, dataset, apply, dist.label_loss)
+        policy = inner_train(learner_init, dataset, apply, dist, inner)
         features = obs if encode is None else encode(encoder_params, obs)
         return ppo_policy_loss(dist, dist.params(apply(policy, features), dataset.log_std), actions,
                                old_log_probs, advantages, clip_eps, ent_coef, normalize_advantages=per_learner)
@@ -227,6 +243,10 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     travels inside the state as a traced argument, so one compilation serves every run and dataset."""
     config = config.for_spec(spec)
     dist = for_spec(spec, config.init_log_std)
+    inner = config.inner
+    inner.check(dist)
+    hard = inner.labels == "hard"
+    real_states = None if config.x_init_states is None else load_states(config.x_init_states, spec.obs_shape)
     norm_config = config.norm
     num_outputs = dist.num_outputs
     learner = config.learner
@@ -242,6 +262,11 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
             config.y_init_scale, dist.init_extra(),
         )
+        # The options draw from their own folds of the data key, so a default run is unchanged.
+        if hard:
+            dataset = dataset.replace(y=hard_labels(config.k, num_outputs))
+        if real_states is not None:
+            dataset = dataset.replace(x=draw_states(jax.random.fold_in(key, 3), real_states, config.k))
         critic_params = config.critic.init_params(critic_key, spec.obs_shape, 1)
         # The encoder comes from its own fold of the data key, so adding it left cart-pole runs unchanged.
         encoder_params = learner.init_encoder(jax.random.fold_in(key, 1), spec.obs_shape, num_outputs)
@@ -253,12 +278,16 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             encoder_params=encoder_params,
             encoder_opt_state=encoder_opt.init(encoder_params),
             norm=normalize.init(norm_config, spec.obs_shape, L, config.num_envs),
+            learner_key=jax.random.fold_in(key, 2) if config.fixed_init else (),
         )
 
     def actors(key: jax.Array, state: PPMOState):
-        """``(learner_inits, trained)``: L fresh learners and their parameters after the inner step."""
+        """``(learner_inits, trained)``: L fresh learners (the run's fixed ones with ``fixed_init``) and their
+        parameters after the inner training."""
+        if config.fixed_init:
+            key = state.learner_key
         return train_fresh_learners(key, learner, spec.obs_shape, num_outputs, L, state.dataset,
-                                    state.encoder_params, dist.label_loss)
+                                    state.encoder_params, dist, inner)
 
     def policy(state: PPMOState, actor, obs):
         features = encode(state.encoder_params, normalize.observe(norm_config, state.norm, obs))
@@ -287,13 +316,15 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             def loss_fn(dataset, critic_params, encoder_params):
                 pl, info = meta_policy_loss(
                     dataset, learner_inits, obs, action, old_log_prob, mb_adv, apply,
-                    config.clip_eps, config.ent_coef, encoder_params, encode, dist, config.advantage_norm,
+                    config.clip_eps, config.ent_coef, encoder_params, encode, dist, config.advantage_norm, inner,
                 )
                 vl = value_loss(critic(critic_params, obs), mb_targets)
                 return pl + config.vf_coef * vl, {"policy_loss": pl, "value_loss": vl, **info}
 
             (d_grads, c_grads, e_grads), info = jax.grad(loss_fn, argnums=(0, 1, 2), has_aux=True)(
                 dataset, critic_params, encoder_params)
+            if hard:  # fixed labels: only X (and the inner lr) learn, and Y's gradient leaves the clip's norm
+                d_grads = d_grads.replace(y=jnp.zeros_like(d_grads.y))
             d_updates, d_opt_state = distiller_opt.update(d_grads, d_opt_state, dataset)
             c_updates, c_opt_state = critic_opt.update(c_grads, c_opt_state, critic_params)
             e_updates, e_opt_state = encoder_opt.update(e_grads, e_opt_state, encoder_params)

@@ -14,7 +14,7 @@ import dataclasses
 import jax
 
 from jaxdistill.distill.dataset import SyntheticDataset
-from jaxdistill.distill.inner import train_fresh_learners
+from jaxdistill.distill.inner import ONE_STEP, InnerTraining, train_fresh_learners
 from jaxdistill.eval.episodes import play_episodes, staged
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import ActionDist
@@ -24,15 +24,17 @@ from jaxdistill.run.sharding import check_divisible, constrain_population
 
 @dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: host evaluators cache its jitted policy
 class FreshLearners:
-    """Learners of one architecture (``spec``), after the encoder when the spec has one."""
+    """Learners of one architecture (``spec``), after the encoder when the spec has one, trained on the
+    dataset by ``inner`` (the dataset's own protocol: :meth:`InnerTraining.from_metadata`)."""
 
     spec: LearnerSpec | ConvSpec
     obs_shape: tuple[int, ...]
     dist: ActionDist
+    inner: InnerTraining = ONE_STEP
 
     def train(self, key: jax.Array, dataset: SyntheticDataset, encoder_params, num: int):
         return train_fresh_learners(key, self.spec, self.obs_shape, self.dist.num_outputs, num, dataset,
-                                    encoder_params, self.dist.label_loss)[1]
+                                    encoder_params, self.dist, self.inner)[1]
 
     def policy(self, params, obs: jax.Array):
         trained, encoder_params, log_std, obs_norm = params
@@ -61,8 +63,11 @@ def make_kshot_evaluate(env, learners, num_learners: int = 1000, greedy: bool = 
     return staged(env, evaluate)
 
 
-def fresh_learners(env, spec: LearnerSpec | ConvSpec, dist: ActionDist | None = None) -> FreshLearners:
-    """The learner family of ``spec`` on ``env`` (its action distribution by default)."""
+def fresh_learners(env, spec: LearnerSpec | ConvSpec, dist: ActionDist | None = None,
+                   inner: InnerTraining = ONE_STEP) -> FreshLearners:
+    """The learner family of ``spec`` on ``env`` (its action distribution by default), trained by ``inner``."""
     from jaxdistill.policy.distributions import for_spec
 
-    return FreshLearners(spec, env.spec.obs_shape, dist or for_spec(env.spec))
+    dist = dist or for_spec(env.spec)
+    inner.check(dist)
+    return FreshLearners(spec, env.spec.obs_shape, dist, inner)

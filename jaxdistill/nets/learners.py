@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdistill.distill.dataset import SyntheticDataset
-from jaxdistill.distill.inner import inner_train
+from jaxdistill.distill.inner import ONE_STEP, InnerTraining, inner_train
 from jaxdistill.nets.networks import _ACTIVATIONS, LearnerSpec
 from jaxdistill.rl import normalize
 
@@ -185,6 +185,7 @@ class PaddedLearners:
     dist_def: LearnerDistribution
     in_dim: int
     dist: Any  # the action distribution (categorical or Gaussian)
+    inner: InnerTraining = ONE_STEP  # how every learner trains on the dataset
 
     def __post_init__(self):
         check_padding_fits(self.dist_def, self.in_dim, self.dist.num_outputs)
@@ -199,8 +200,8 @@ class PaddedLearners:
             jax.random.split(k_init, num), widths, depths)
 
         def train_one(params, depth):
-            return inner_train(params, dataset, lambda p, x: padded_apply(p, x, depth, activation),
-                               self.dist.label_loss)
+            return inner_train(params, dataset, lambda p, x: padded_apply(p, x, depth, activation), self.dist,
+                               self.inner)
 
         return jax.vmap(train_one)(inits, depths), widths, depths
 
@@ -218,10 +219,10 @@ class PaddedLearners:
         return self.dist.params(outputs, log_std)
 
 
-def padded_learners(env, dist_def: LearnerDistribution) -> PaddedLearners:
-    """The family of ``dist_def`` on ``env`` (vector observations)."""
+def padded_learners(env, dist_def: LearnerDistribution, inner: InnerTraining = ONE_STEP) -> PaddedLearners:
+    """The family of ``dist_def`` on ``env`` (vector observations), trained by ``inner``."""
     from jaxdistill.policy.distributions import for_spec
 
     if len(env.spec.obs_shape) != 1:
         raise ValueError("learner distributions take vector observations")
-    return PaddedLearners(dist_def, env.spec.obs_shape[0], for_spec(env.spec))
+    return PaddedLearners(dist_def, env.spec.obs_shape[0], for_spec(env.spec), inner)

@@ -41,9 +41,15 @@ class LearnerSpec:
     """Gain (std multiplier) of every hidden layer's weights."""
     output_gain: float = 0.01
     """Gain of the output layer's weights."""
+    encoder_dim: int = 0
+    """N > 0: a learned linear encoder ``obs @ W + b`` to N features in front of the MLP (the paper's script:
+    ``--encoder N``), initialised once and trained by the outer loss like a CNN's encoder layers; the
+    learners sampled every meta-epoch are the MLP on its N features. 0: no encoder."""
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        if self.encoder_dim < 0:
+            raise ValueError(f"encoder_dim must be >= 0, got {self.encoder_dim}")
         if any(h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden sizes must be >= 1, got {self.hidden_sizes}")
         if self.activation not in _ACTIVATIONS:
@@ -52,26 +58,39 @@ class LearnerSpec:
             raise ValueError(f"unknown init scheme {self.init!r}")
 
     def init_params(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list[dict]:
-        """Fresh parameters for observations of ``obs_shape`` and ``out_dim`` raw outputs."""
+        """Fresh parameters for observations of ``obs_shape`` (the encoder's features when it has one) and
+        ``out_dim`` raw outputs."""
         if len(obs_shape) != 1:
             raise ValueError(f"an MLP learner takes vector observations, got shape {tuple(obs_shape)}")
-        return init_mlp(key, self, int(obs_shape[0]), out_dim)
+        return init_mlp(key, self, self.encoder_dim or int(obs_shape[0]), out_dim)
 
     def apply(self, params: list[dict], obs: jax.Array) -> jax.Array:
-        """Raw outputs (logits / regression targets) for a batch of observations."""
+        """Raw outputs (logits / regression targets) for a batch of observations (encoder features)."""
         return mlp_apply(params, obs, self.activation)
 
-    encoder_layers = 0
-    """MLP learners have no encoder: PPMO distils the whole network."""
+    @property
+    def encoder_layers(self) -> int:
+        """1 with a linear encoder, else 0 (PPMO distils the whole network)."""
+        return 1 if self.encoder_dim else 0
 
     def init_encoder(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list:
-        return []
+        """``[{"w": (obs_dim, N), "b": (N,)}]``: orthogonal weights of gain 1, zero bias (``[]`` without one)."""
+        if not self.encoder_dim:
+            return []
+        w = jax.nn.initializers.orthogonal(1.0)(key, (int(obs_shape[0]), self.encoder_dim), jnp.float32)
+        return [{"w": w, "b": jnp.zeros((self.encoder_dim,), jnp.float32)}]
 
     def encode(self, params: list, obs: jax.Array) -> jax.Array:
+        """The encoder's linear features (the observations themselves without one)."""
+        for layer in params:
+            obs = obs @ layer["w"] + layer["b"]
         return obs
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if not d["encoder_dim"]:  # written only when used: older files stay as they were
+            del d["encoder_dim"]
+        return d
 
     def recipe(self) -> dict:
         """Every detail another framework needs to build and initialise this learner."""
@@ -86,6 +105,9 @@ class LearnerSpec:
             "biases": "zero at initialisation (PyTorch's nn.Linear default is NOT zero: reset them)",
             "input": "the observation vector as float32; normalised first (obs_mean, obs_std, obs_clip) when the "
                      "dataset file holds observation statistics, raw otherwise",
+            **({"encoder": f"a linear layer obs_dim -> {self.encoder_dim} (encoder.npz: layer0_w (obs_dim, "
+                           f"{self.encoder_dim}), layer0_b), no activation, in front of the MLP for x and for "
+                           "observations alike; the MLP's input is its output"} if self.encoder_dim else {}),
         }
 
     @classmethod

@@ -97,14 +97,16 @@ class Trainer:
     def chunk(self, state: TrainState) -> tuple[TrainState, dict]: ...
 
 
-class InGraphTrainer(Trainer):
-    def __init__(self, env: JaxEnv, agent: Agent, per_chunk: int):
-        self.env, self.agent = env, agent
-        self.init = jax.jit(partial(init_state, env, agent))
+class ScanTrainer(Trainer):
+    """A trainer whose whole chunk is one jitted ``lax.scan`` of a pure ``step(state) -> (state, metrics)``
+    (the state has an ``iteration`` counter); ``init(key)`` is jitted too."""
 
-        def chunk(state: TrainState):
+    def __init__(self, init: Callable, step: Callable, per_chunk: int):
+        self.init = jax.jit(init)
+
+        def chunk(state):
             def body(state, _):
-                state, metrics = iteration(env, agent, state)
+                state, metrics = step(state)
                 jax.debug.callback(self._tick, state.iteration)  # a side effect only: the numbers are unchanged
                 return state, metrics
 
@@ -116,6 +118,14 @@ class InGraphTrainer(Trainer):
         if self.on_iteration is not None:
             self.on_iteration(int(it))
         check_stop(self)
+
+
+class InGraphTrainer(ScanTrainer):
+    """The in-graph driver: a chunk of agent iterations (actors, rollouts, learning) in one scan."""
+
+    def __init__(self, env: JaxEnv, agent: Agent, per_chunk: int):
+        self.env, self.agent = env, agent
+        super().__init__(partial(init_state, env, agent), partial(iteration, env, agent), per_chunk)
 
 
 class HostTrainer(Trainer):

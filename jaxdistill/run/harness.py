@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from jaxdistill.distill.dataset import save_dataset
+from jaxdistill.distill.inner import ONE_STEP, InnerTraining
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.eval.episodes import play_episodes, staged
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
@@ -60,12 +61,22 @@ class RunOptions:
     """Agent steps after which an evaluation episode counts with its return so far (default: the episode limit)."""
     target_return: float | None = None
     """Stop once an evaluation's mean return reaches this (None: train the whole budget)."""
+    max_wall_time_s: float | None = None
+    """Stop after the first evaluation at or past this many seconds of the run (None: no time budget); for
+    comparisons at equal wall time."""
     checkpoint_interval_s: float = 120.0
     """Seconds between checkpoints (one is always written at exit)."""
     tensorboard: bool = True
     """Write TensorBoard event files."""
     progress: bool = True
     """Show a progress bar."""
+
+
+def _loop_options(run: RunOptions, title: str) -> dict:
+    """The run options every training loop takes the same way."""
+    return {"run_dir": run.run_dir, "seed": run.seed, "target_return": run.target_return,
+            "checkpoint_interval_s": run.checkpoint_interval_s, "resume": run.resume, "tensorboard": run.tensorboard,
+            "progress": run.progress, "desc": title, "max_wall_time_s": run.max_wall_time_s}
 
 
 def _announce(what: str, env, steps_per_iteration: int, iterations: int, run_dir: Path, gpu_sized: bool) -> None:
@@ -107,30 +118,15 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, title: str,
-             gpu_sized: bool = False) -> dict:
-    """Distil ``env`` with PPMO; returns the result dict (also written to ``results.json``)."""
-    config = config.for_spec(env.spec)
-    ppmo = make_ppmo(config, env.spec)
-    trainer = make_trainer(env, ppmo.agent, run.eval_every)
-    learners = fresh_learners(env, config.learner)
-    evaluate = make_kshot_evaluate(env, learners, run.eval_learners, greedy=run.eval_policy == "greedy",
-                                   max_steps=run.eval_max_steps)
-    steps = ppmo.agent.env_steps_per_iteration
-    _announce(f"PPMO (k={config.k})", env, steps, config.meta_epochs, run.run_dir, gpu_sized)
-    result = train_loop(
-        trainer=trainer, evaluate_fn=lambda key, state: evaluate(key, *ppmo.artefact(state.agent)),
-        total_iterations=config.meta_epochs, chunk=run.eval_every, env_steps_per_iteration=steps,
-        run_dir=run.run_dir, seed=run.seed, config=config_to_dict(config), may_change=("meta_epochs",),
-        target_return=run.target_return, checkpoint_interval_s=run.checkpoint_interval_s, resume=run.resume,
-        tensorboard=run.tensorboard, progress=run.progress, desc=title,
-        eta_note=_eta_note(gpu_sized),
-    )
-    dataset, encoder, obs_norm = ppmo.artefact(result.state.agent)
-    meta_epochs = int(result.state.iteration)
+def _write_distilled(env, config, learners, run: RunOptions, result, artefact, extra: dict, learner_label: str,
+                     title: str):
+    """What every distiller writes at the end: the dataset file (with its inner training), the final k-shot
+    table over fresh learners, the learning curve and the dataset's picture. Returns ``(dataset_dir, table)``."""
+    dataset, encoder, obs_norm = artefact
     dataset_dir = save_dataset(
         run.run_dir / "dataset", dataset, env_spec=env.spec, learner_spec=config.learner, encoder_params=encoder,
-        obs_norm=obs_norm, config=config_to_dict(config), extra={"meta_epochs": meta_epochs, "seed": run.seed},
+        obs_norm=obs_norm, config=config_to_dict(config), inner_step=inner_step_text(config.inner),
+        extra={**extra, "seed": run.seed, **config.inner.metadata()},
     )
     final_key = run_keys(run.seed)[2]
     table = []
@@ -143,12 +139,78 @@ def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, ti
     _plot_dataset(env, dataset, run.run_dir / "dataset.png",
                   f"{title}: k={config.k} (inner lr {float(dataset.inner_lr):.3f})",
                   getattr(config.learner, "channels_first", False))
+    return dataset_dir, table
+
+
+def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, title: str,
+             gpu_sized: bool = False) -> dict:
+    """Distil ``env`` with PPMO; returns the result dict (also written to ``results.json``)."""
+    config = config.for_spec(env.spec)
+    ppmo = make_ppmo(config, env.spec)
+    trainer = make_trainer(env, ppmo.agent, run.eval_every)
+    learners = fresh_learners(env, config.learner, inner=config.inner)
+    evaluate = make_kshot_evaluate(env, learners, run.eval_learners, greedy=run.eval_policy == "greedy",
+                                   max_steps=run.eval_max_steps)
+    steps = ppmo.agent.env_steps_per_iteration
+    _announce(f"PPMO (k={config.k})", env, steps, config.meta_epochs, run.run_dir, gpu_sized)
+    result = train_loop(
+        trainer=trainer, evaluate_fn=lambda key, state: evaluate(key, *ppmo.artefact(state.agent)),
+        total_iterations=config.meta_epochs, chunk=run.eval_every, env_steps_per_iteration=steps,
+        config=config_to_dict(config), may_change=("meta_epochs",),
+        **_loop_options(run, title),
+        eta_note=_eta_note(gpu_sized),
+    )
+    dataset, encoder, obs_norm = ppmo.artefact(result.state.agent)
+    meta_epochs = int(result.state.iteration)
+    dataset_dir, table = _write_distilled(env, config, learners, run, result, (dataset, encoder, obs_norm),
+                                          {"meta_epochs": meta_epochs}, learner_label, title)
     return {"method": "ppmo", "env_id": env.spec.env_id, "k": config.k,
             "encoder_layers": config.learner.encoder_layers, "meta_epochs": meta_epochs,
             "env_steps": meta_epochs * steps, "reached_target_at": result.reached_target_at,
             "finished": result.finished, "wall_time_s": result.wall_time, "inner_lr": float(dataset.inner_lr),
             **({"std": np.exp(np.asarray(dataset.log_std)).tolist()} if np.size(dataset.log_std) else {}),
             "kshot": table, "dataset_dir": str(dataset_dir), "rows": result.rows}
+
+
+def run_es(env, config, run: RunOptions, *, learner_label: str, title: str, mesh=None) -> dict:
+    """Distil ``env`` with evolution strategies (:mod:`jaxdistill.distill.es`); returns the result dict (also
+    written to ``results.json``), with the same k-shot evaluator, dataset file and plots as :func:`run_ppmo`.
+
+    ``env_steps`` counts the agent steps inside fitness episodes (``alive_steps``); ``computed_env_steps``
+    what the graph stepped (every episode runs to its step limit)."""
+    from jaxdistill.distill.es import make_es
+    from jaxdistill.run.driver import ScanTrainer
+
+    config = config.for_spec(env.spec)
+    es = make_es(config, env, mesh)
+    trainer = ScanTrainer(es.init, es.generation, run.eval_every)
+    learners = fresh_learners(env, config.learner, inner=config.inner)
+    evaluate = make_kshot_evaluate(env, learners, run.eval_learners, greedy=run.eval_policy == "greedy",
+                                   max_steps=run.eval_max_steps)
+    _announce(f"ES (k={config.k}, population {config.population})", env, es.env_steps_per_generation,
+              config.generations, run.run_dir, False)
+    result = train_loop(
+        trainer=trainer, evaluate_fn=lambda key, state: evaluate(key, es.artefact(state)),
+        total_iterations=config.generations, chunk=run.eval_every, env_steps_per_iteration=es.env_steps_per_generation,
+        config=config_to_dict(config), may_change=("generations",),
+        **_loop_options(run, title), env_steps_of=lambda s: s.alive_steps,
+    )
+    dataset = es.artefact(result.state)
+    generations = int(result.state.iteration)
+    dataset_dir, table = _write_distilled(env, config, learners, run, result, (dataset, (), ()),
+                                          {"method": "es", "generations": generations}, learner_label, title)
+    return {"method": "es", "env_id": env.spec.env_id, "k": config.k, "generations": generations,
+            "population": config.population, "env_steps": float(result.state.alive_steps),
+            "computed_env_steps": generations * es.env_steps_per_generation,
+            "reached_target_at": result.reached_target_at, "finished": result.finished,
+            "wall_time_s": result.wall_time, "inner_lr": float(dataset.inner_lr),
+            **({"std": np.exp(np.asarray(dataset.log_std)).tolist()} if np.size(dataset.log_std) else {}),
+            "kshot": table, "dataset_dir": str(dataset_dir), "rows": result.rows}
+
+
+def inner_step_text(inner: InnerTraining) -> str | None:
+    """The dataset file's ``inner_step`` words: the standard ones (None) for the paper's one SGD step."""
+    return None if inner == ONE_STEP else inner.describe()
 
 
 def make_actor_evaluate(env, agent, num: int, greedy: bool, max_steps: int | None = None):
@@ -174,9 +236,8 @@ def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: b
         trainer=trainer,
         evaluate_fn=lambda key, state: evaluate(key, state.agent),
         total_iterations=config.num_updates, chunk=run.eval_every, env_steps_per_iteration=steps,
-        run_dir=run.run_dir, seed=run.seed, config=config_to_dict(config), may_change=("total_timesteps",),
-        target_return=run.target_return, checkpoint_interval_s=run.checkpoint_interval_s, resume=run.resume,
-        tensorboard=run.tensorboard, progress=run.progress, desc=title,
+        config=config_to_dict(config), may_change=("total_timesteps",),
+        **_loop_options(run, title),
         eta_note=_eta_note(gpu_sized),
     )
     final_key = run_keys(run.seed)[2]

@@ -197,6 +197,8 @@ def train_loop(
     desc: str = "train",
     on_chunk: Callable[[int, dict], None] | None = None,
     eta_note: str | None = None,
+    env_steps_of: Callable[[Any], float] | None = None,
+    max_wall_time_s: float | None = None,
 ) -> LoopResult:
     """Run ``trainer.chunk`` until ``total_iterations`` or until an evaluation reaches ``target_return``.
 
@@ -206,7 +208,10 @@ def train_loop(
     resume, except the keys in ``may_change``. ``on_chunk(iteration, row)`` is the progress callback
     (called after every logged row); ``eta_note``, if given, is printed with the estimated remaining time
     once the first iterations are timed. ``stop_after`` stops (with a checkpoint) after that many
-    iterations, as if the process had been killed there; it exists for tests.
+    iterations, as if the process had been killed there; it exists for tests. ``env_steps_of(state)``, if given,
+    counts the environment steps so far instead of ``iteration x env_steps_per_iteration`` (a trainer whose
+    iterations take varying numbers of steps, such as ES's full episodes). ``max_wall_time_s`` ends the run
+    (as finished) after the first chunk that brings its wall time, evaluations included, to that budget.
     """
     run_dir = check_run_dir(run_dir)
     train_key, eval_root, _ = run_keys(seed)
@@ -246,6 +251,7 @@ def train_loop(
             if stop_after is not None and it >= stop_after:
                 break
             t0 = time.perf_counter()
+            steps_before = None if env_steps_of is None else float(env_steps_of(state))
             try:
                 new_state, metrics = _call_interruptibly(trainer.chunk, state)
                 metrics = jax.device_get(metrics)
@@ -259,13 +265,16 @@ def train_loop(
                 returns = np.asarray(evaluate_fn(jax.random.fold_in(eval_root, it), state))
                 elapsed = time.perf_counter() - t0
                 finite = np.isfinite(metrics["episode_return"])
+                steps_done = chunk * env_steps_per_iteration
+                if env_steps_of is not None:
+                    steps_done = float(env_steps_of(state)) - steps_before
                 row = {
-                    "env_steps": it * env_steps_per_iteration,
+                    "env_steps": it * env_steps_per_iteration if env_steps_of is None else float(env_steps_of(state)),
                     "kshot_mean": float(returns.mean()),
                     "kshot_std": float(returns.std()),
                     "rollout_return": float(np.mean(np.asarray(metrics["episode_return"])[finite]))
                     if np.any(finite) else float("nan"),
-                    "sps": chunk * env_steps_per_iteration / elapsed,
+                    "sps": steps_done / elapsed,
                     "wall_time": time.perf_counter() - start,
                 }
             else:  # no environment in the loop: the trainer's metrics and the time
@@ -281,6 +290,9 @@ def train_loop(
                 meta["reached_target_at"] = it
                 finished = True
             if it >= total_iterations:
+                finished = True
+            if max_wall_time_s is not None and row["wall_time"] >= max_wall_time_s:
+                meta["stopped_at_wall_time"] = it
                 finished = True
             meta["finished"] = finished
             ckpt.maybe_save(it, state, checkpoint_meta())

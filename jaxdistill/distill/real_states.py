@@ -1,0 +1,65 @@
+"""Recorded real states to start the synthetic instances from (the paper's script: ``--load_initial_state``).
+
+:func:`record_states` rolls a policy (a saved PPO actor, or uniformly random actions) out in an in-graph
+environment and keeps every observation it met; :func:`save_states` / :func:`load_states` keep them in a
+``.npy`` file of shape ``(N, *obs_shape)``; :func:`draw_states` picks the k that replace the Gaussian X.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdistill.rl.rollout import collect_rollout, reset_runner
+
+
+def record_states(env, key: jax.Array, num_envs: int, num_steps: int, policy=None, params=(), dist=None) -> jax.Array:
+    """The ``num_steps x num_envs`` observations met by ``num_envs`` auto-resetting environments, acting by
+    ``policy(params, obs) -> distribution parameters`` of ``dist`` (sampled), or uniformly at random over a
+    discrete action space when ``policy`` is None. Pure; jit it for speed."""
+    from jaxdistill.policy.distributions import Categorical
+
+    if policy is None:
+        if not env.spec.discrete:
+            raise ValueError("a random policy here needs discrete actions; give a saved policy for a continuous task")
+        n = env.spec.num_actions
+        dist = Categorical(n)
+
+        def policy(params, obs):
+            return jnp.zeros((obs.shape[0], n))
+
+    k_reset, k_run = jax.random.split(key)
+    _, traj = collect_rollout(k_run, env, dist, lambda obs: policy(params, obs), reset_runner(k_reset, env, num_envs),
+                              num_steps)
+    return traj.obs.reshape((-1, *env.spec.obs_shape))
+
+
+def save_states(path: str | os.PathLike, states) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.asarray(states, np.float32))
+    return path
+
+
+def load_states(path: str | os.PathLike, obs_shape: tuple[int, ...]) -> jax.Array:
+    """The states saved at ``path``, checked against the environment's observation shape."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such states file (write one with python -m experiments.record_states)")
+    states = np.load(path, allow_pickle=False)
+    if states.ndim < 2 or tuple(states.shape[1:]) != tuple(obs_shape) or len(states) < 1:
+        raise ValueError(f"{path}: states of shape {states.shape} do not fit observations of shape {tuple(obs_shape)} "
+                         "(expected (N, *obs_shape) with N >= 1)")
+    if not np.all(np.isfinite(states)):
+        raise ValueError(f"{path}: the states hold NaN or infinite values")
+    return jnp.asarray(states, jnp.float32)
+
+
+def draw_states(key: jax.Array, states: jax.Array, k: int) -> jax.Array:
+    """``k`` of ``states`` drawn uniformly, without replacement when there are at least k (else with)."""
+    n = states.shape[0]
+    return states[jax.random.choice(key, n, (k,), replace=n < k)]

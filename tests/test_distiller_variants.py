@@ -1,0 +1,241 @@
+"""The paper script's options (several inner steps, hard labels, fixed init, real-state init, a linear
+encoder), HaDES' BC inner training, and the evolution-strategies distiller."""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import TINY_PPMO, assert_dataset_gradient_matches_central_differences, replace
+from test_inner_and_metagrad import numpy_one_step
+
+from jaxdistill.distill.dataset import (
+    SyntheticDataset,
+    init_dataset,
+    load_dataset,
+    load_encoder,
+    save_dataset,
+)
+from jaxdistill.distill.inner import InnerTraining, hard_labels, inner_train, train_fresh_learners
+from jaxdistill.distill.ppmo import make_ppmo, meta_policy_loss
+from jaxdistill.envs import cartpole_id, make
+from jaxdistill.eval.kshot import FreshLearners
+from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
+from jaxdistill.policy.distributions import Categorical
+from jaxdistill.run.driver import init_state, iteration
+
+ENV = make(cartpole_id(1))
+
+
+def test_three_inner_steps_meta_gradient_matches_finite_differences():
+    """n = 3 SGD steps, all differentiated through: the meta-gradient in X, Y and the inner lr against
+    float64 central differences, and the loss really differs from the one-step one."""
+    with jax.enable_x64(True):
+        spec, inner = LearnerSpec(hidden_sizes=(16,)), InnerTraining(steps=3)
+        L, B, obs_dim, A, k = 2, 16, 4, 2, 3
+        keys = jax.random.split(jax.random.PRNGKey(3), 6)
+        inits = jax.tree_util.tree_map(lambda w: w.astype(jnp.float64), sample_learners(keys[0], spec, (obs_dim,), A, L))
+        data = SyntheticDataset(x=jax.random.normal(keys[1], (k, obs_dim), jnp.float64),
+                                y=jax.random.normal(keys[2], (k, A), jnp.float64), inner_lr=jnp.asarray(0.4, jnp.float64))
+        obs = jax.random.normal(keys[3], (L, B, obs_dim), jnp.float64)
+        actions = jax.random.randint(keys[4], (L, B), 0, A)
+        advantages = jax.random.normal(keys[5], (L, B), jnp.float64)
+        old = jax.vmap(lambda p, o, a: jax.nn.log_softmax(mlp_apply(inner_train(p, data, mlp_apply, None, inner), o))[
+            jnp.arange(B), a])(inits, obs, actions) + 0.1 * jax.random.normal(jax.random.PRNGKey(9), (L, B), jnp.float64)
+        loss = partial(meta_policy_loss, learner_inits=inits, obs=obs, actions=actions, old_log_probs=old,
+                       advantages=advantages, apply=mlp_apply, clip_eps=0.2)
+        f = jax.jit(lambda d: loss(d, inner=inner)[0])
+        one_step = float(loss(data)[0])
+        assert abs(float(f(data)) - one_step) > 1e-4  # three steps are not one
+        assert_dataset_gradient_matches_central_differences(f, data, ("x", "y", "inner_lr"), per_field=5)
+
+
+def test_a_three_step_dataset_file_trains_learners_by_the_readme_recipe(tmp_path):
+    """A file written with inner_steps = 3: the README's recipe (n plain SGD steps on the MSE from
+    metadata.json's inner_steps, here by hand in NumPy) gives the learners the library's evaluator trains."""
+    inner = InnerTraining(steps=3)
+    data = init_dataset(jax.random.PRNGKey(1), 2, (4,), 2, inner_lr=0.3)
+    save_dataset(tmp_path, data, env_spec=ENV.spec, learner_spec=LearnerSpec(), extra=inner.metadata(),
+                 inner_step=inner.describe())
+    loaded, meta = load_dataset(tmp_path)
+    assert meta["inner_steps"] == 3 and InnerTraining.from_metadata(meta) == inner
+    key = jax.random.PRNGKey(5)
+    family = FreshLearners(LearnerSpec(), (4,), Categorical(2), InnerTraining.from_metadata(meta))
+    trained = family.train(key, loaded, (), 2)
+    inits = sample_learners(key, LearnerSpec(), (4,), 2, 2)
+    x, y, lr = (np.asarray(a, np.float64) for a in (np.load(tmp_path / "dataset.npz")["x"],
+                                                      np.load(tmp_path / "dataset.npz")["y"], meta["inner_lr"]))
+    for i in range(2):
+        by_hand = [{k: np.asarray(v[i], np.float64) for k, v in layer.items()} for layer in inits]
+        for _ in range(meta["inner_steps"]):
+            by_hand = numpy_one_step(by_hand, x, y, float(lr))
+        for got, want in zip(trained, by_hand):
+            np.testing.assert_allclose(got["w"][i], want["w"], rtol=1e-4, atol=1e-4 * np.abs(want["w"]).max())
+    # One step (what a reader ignoring inner_steps would do) gives other learners.
+    one = numpy_one_step([{k: np.asarray(v[0], np.float64) for k, v in layer.items()} for layer in inits], x, y, float(lr))
+    assert np.abs(np.asarray(trained[-1]["w"][0]) - one[-1]["w"]).max() > 1e-3
+
+
+def test_hard_labels_use_cross_entropy_stay_fixed_and_only_x_learns():
+    params = init_mlp(jax.random.PRNGKey(0), LearnerSpec(hidden_sizes=(8,)), 4, 3)
+    data = SyntheticDataset(x=jax.random.normal(jax.random.PRNGKey(1), (4, 4)), y=hard_labels(4, 3),
+                            inner_lr=jnp.asarray(0.5))
+    np.testing.assert_array_equal(np.argmax(data.y, -1), [0, 1, 2, 0])  # balanced classes
+    trained = inner_train(params, data, mlp_apply, Categorical(3), InnerTraining(labels="hard"))
+    ce = lambda p: -jnp.mean(jnp.sum(data.y * jax.nn.log_softmax(mlp_apply(p, data.x)), -1))
+    want = jax.tree_util.tree_map(lambda p, g: p - 0.5 * g, params, jax.grad(ce)(params))
+    np.testing.assert_allclose(trained[-1]["w"], want[-1]["w"], rtol=1e-5, atol=1e-7)
+    mse_step = inner_train(params, data, mlp_apply, Categorical(3))
+    assert np.abs(np.asarray(mse_step[-1]["w"]) - np.asarray(want[-1]["w"])).max() > 1e-4
+    with pytest.raises(ValueError, match="discrete"):
+        InnerTraining(labels="hard").loss(None)
+
+
+def test_fixed_init_trains_the_same_learners_every_meta_epoch():
+    for fixed in (True, False):
+        ppmo = make_ppmo(replace(TINY_PPMO, fixed_init=fixed), ENV.spec)
+        state = ppmo.agent.init(jax.random.PRNGKey(0), jax.random.PRNGKey(1))
+        a, b = (ppmo.agent.actors(jax.random.PRNGKey(s), state)[0] for s in (10, 11))
+        same = all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+        assert same == fixed
+
+
+def test_x_starts_from_recorded_real_states(tmp_path):
+    from experiments.record_states import Args, main
+
+    path = main(Args(env=cartpole_id(2), out=tmp_path / "states.npy", num_envs=4, num_steps=32))
+    states = np.load(path)
+    assert states.shape == (128, 8) and np.unique(states, axis=0).shape[0] > 100  # a rollout, not one state
+    env2 = make(cartpole_id(2))
+    ppmo = make_ppmo(replace(TINY_PPMO, k=3, x_init_states=str(path)), env2.spec)
+    x = np.asarray(ppmo.agent.init(jax.random.PRNGKey(0), jax.random.PRNGKey(1)).dataset.x)
+    assert all(any(np.array_equal(row, s) for s in states) for row in x)
+    gaussian = make_ppmo(replace(TINY_PPMO, k=3), env2.spec).agent.init(jax.random.PRNGKey(0), jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(
+        gaussian.dataset.y, ppmo.agent.init(jax.random.PRNGKey(0), jax.random.PRNGKey(1)).dataset.y)
+    with pytest.raises(ValueError, match="do not fit"):
+        make_ppmo(replace(TINY_PPMO, x_init_states=str(path)), ENV.spec)  # 8 features for 1-D's 4
+
+
+def test_ppmo_with_hard_labels_and_a_linear_encoder_learns_x_and_the_encoder_but_not_y(tmp_path):
+    """One meta-epoch with ``--inner.labels hard`` and ``--encoder-dim 3`` (one compilation for both): the
+    labels stay the balanced one-hot classes, X and the encoder move, and the encoder is saved and used."""
+    spec = LearnerSpec(hidden_sizes=(16,), encoder_dim=3)
+    assert spec.encoder_layers == 1 and spec.init_params(jax.random.PRNGKey(0), (4,), 2)[0]["w"].shape == (3, 16)
+    ppmo = make_ppmo(replace(TINY_PPMO, learner=spec, inner=InnerTraining(labels="hard")), ENV.spec)
+    state = jax.jit(partial(init_state, ENV, ppmo.agent))(jax.random.PRNGKey(0))
+    after, _ = jax.jit(partial(iteration, ENV, ppmo.agent))(state)
+    np.testing.assert_array_equal(state.agent.dataset.y, hard_labels(2, 2))
+    np.testing.assert_array_equal(after.agent.dataset.y, state.agent.dataset.y)
+    assert np.abs(np.asarray(after.agent.dataset.x - state.agent.dataset.x)).max() > 0
+    enc0, enc1 = state.agent.encoder_params, after.agent.encoder_params
+    assert enc0[0]["w"].shape == (4, 3) and np.abs(np.asarray(enc1[0]["w"] - enc0[0]["w"])).max() > 0
+    dataset, encoder, _ = ppmo.artefact(after.agent)
+    save_dataset(tmp_path, dataset, env_spec=ENV.spec, learner_spec=spec, encoder_params=encoder)
+    loaded = load_encoder(tmp_path)
+    np.testing.assert_array_equal(loaded[0]["w"], encoder[0]["w"])
+    # The learners train on encoded instances and act on encoded observations.
+    trained = train_fresh_learners(jax.random.PRNGKey(2), spec, (4,), 2, 1, dataset, loaded, Categorical(2),
+                                   InnerTraining(labels="hard"))[1]
+    x_enc = dataset.x @ loaded[0]["w"] + loaded[0]["b"]
+    init = sample_learners(jax.random.PRNGKey(2), spec, (4,), 2, 1)
+    want = inner_train(jax.tree_util.tree_map(lambda v: v[0], init), dataset.replace(x=x_enc), mlp_apply, Categorical(2),
+                       InnerTraining(labels="hard"))
+    np.testing.assert_allclose(trained[-1]["w"][0], want[-1]["w"], rtol=1e-5, atol=1e-7)
+
+
+def test_bc_inner_training_is_adam_on_the_cross_entropy_to_softmax_labels():
+    """HaDES' protocol: full-batch Adam steps (eps 1e-5) on -sum(softmax(y) log_softmax(f)), against NumPy Adam."""
+    inner = InnerTraining(kind="bc", steps=4, bc_lr=0.05)
+    params = init_mlp(jax.random.PRNGKey(0), LearnerSpec(hidden_sizes=(8,)), 4, 2)
+    data = init_dataset(jax.random.PRNGKey(1), 3, (4,), 2)
+    trained = inner_train(params, data, mlp_apply, Categorical(2), inner)
+    target = jax.nn.softmax(data.y, -1)
+    grad = jax.grad(lambda p: -jnp.mean(jnp.sum(target * jax.nn.log_softmax(mlp_apply(p, data.x)), -1)))
+    p = [{k: np.asarray(v, np.float64) for k, v in layer.items()} for layer in params]
+    m = jax.tree_util.tree_map(np.zeros_like, p)
+    v = jax.tree_util.tree_map(np.zeros_like, p)
+    for t in range(1, 5):
+        g = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), grad(jax.tree_util.tree_map(jnp.asarray, p)))
+        m = jax.tree_util.tree_map(lambda a, b: 0.9 * a + 0.1 * b, m, g)
+        v = jax.tree_util.tree_map(lambda a, b: 0.999 * a + 0.001 * b * b, v, g)
+        p = jax.tree_util.tree_map(
+            lambda w, a, b, t=t: w - 0.05 * (a / (1 - 0.9**t)) / (np.sqrt(b / (1 - 0.999**t)) + 1e-5), p, m, v)
+    for got, want in zip(trained, p):
+        np.testing.assert_allclose(got["w"], want["w"], rtol=1e-4, atol=1e-5)
+
+
+def test_es_generation_scores_the_population_in_one_call_and_moves_toward_the_fitter_candidates():
+    """One generation: the vmapped population's fitness equals each candidate scored alone with the
+    generation's learners and seeds (common random numbers), and the mean's first Adam step points, per
+    coordinate, along the centred-rank-weighted sum of the perturbations (a flipped fitness sign fails)."""
+    from jax.flatten_util import ravel_pytree
+    from scipy.stats import rankdata
+
+    from jaxdistill.distill.es import ESConfig, make_es
+
+    config = ESConfig(k=2, population=8, sigma=0.5, lr=0.1, learners_per_candidate=2, max_steps=60, greedy=True)
+    es = make_es(config, ENV)
+    state = jax.jit(es.init)(jax.random.PRNGKey(0))
+    new, metrics = jax.jit(es.generation)(state)
+    assert int(new.iteration) == 1 and 0 < float(new.alive_steps) <= 8 * 2 * 60
+    _, k_ask, k_learners, k_env, _ = jax.random.split(state.key, 5)
+    population, _ = es.strategy.ask(k_ask, state.es, es.es_params)
+    fitness = np.asarray(metrics["episode_return"])
+    candidates = [jax.tree_util.tree_map(lambda v, i=i: v[i], population) for i in range(8)]
+    alone = [float(es.fitness(k_learners, k_env, c)[0]) for c in candidates]
+    np.testing.assert_allclose(fitness, alone, rtol=1e-6)
+    assert len(set(fitness.tolist())) > 1  # the candidates differ, so the update has a direction
+    flat = np.stack([np.asarray(ravel_pytree(c)[0]) for c in candidates])
+    ranks = rankdata(fitness) - 1
+    direction = (ranks / (len(ranks) - 1) - 0.5) @ (flat - np.asarray(state.es.mean))
+    step = np.asarray(new.es.mean - state.es.mean)
+    big = np.abs(direction) > 1e-3 * np.abs(direction).max()
+    np.testing.assert_array_equal(np.sign(step[big]), np.sign(direction[big]))
+
+
+def test_es_cli_distils_writes_and_records_how_to_train(tmp_path):
+    """``experiments.cartpole --method es`` end to end at toy sizes, with HaDES' BC inner training: the run
+    writes the dataset (method, generations, inner training in its metadata), the curve and the table, and
+    counts the agent steps of its fitness episodes."""
+    import json
+
+    from experiments.cartpole import main, parse
+
+    run_dir = tmp_path / "es"
+    result = main(parse(["--method", "es", "--run-dir", str(run_dir), "--no-progress", "--es.population", "4",
+                         "--es.generations", "2", "--es.max-steps", "30", "--eval-every", "1", "--eval-learners", "4",
+                         "--final-eval-learners", "4", "--inner.kind", "bc", "--inner.steps", "2", "--no-tensorboard"]))
+    meta = json.loads((run_dir / "dataset" / "metadata.json").read_text())
+    assert meta["method"] == "es" and meta["generations"] == 2 and meta["inner_steps"] == 2
+    assert meta["inner_training"]["kind"] == "bc" and "Adam" in meta["inner_step"]
+    assert 0 < result["env_steps"] <= 2 * 4 * 2 * 30 == result["computed_env_steps"]
+    assert (run_dir / "learning_curve.png").is_file() and (run_dir / "results.json").is_file()
+    rows = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3 and "fitness_mean" in rows[0]
+
+
+def test_es_cli_shares_the_dataset_options_with_ppmo_and_offers_hades_settings():
+    from experiments.cartpole import parse
+    from experiments.common import es_config
+
+    args = parse(["--method", "es", "--k", "3", "--inner.kind", "bc", "--fixed-init", "--es.hades"])
+    config = es_config(args.es, args.ppmo)
+    assert (config.population, config.sigma, config.lr, config.learners_per_candidate) == (2048, 0.03, 0.05, 2)
+    assert config.k == 3 and config.inner.kind == "bc" and config.fixed_init
+    assert es_config(parse(["--method", "es"]).es, args.ppmo).population == 128  # the CPU default without it
+
+
+def test_es_runs_on_minatar_with_cnn_learners():
+    """Image observations through the same ES (a MinAtar game, CNN learners), a generation at toy sizes."""
+    from jaxdistill.distill.es import ESConfig, make_es
+    from jaxdistill.envs import minatar_id
+    from jaxdistill.nets.networks import ConvSpec
+
+    env = make(minatar_id("Breakout"))
+    es = make_es(ESConfig(k=2, population=2, learners_per_candidate=1, max_steps=8,
+                          learner=ConvSpec(convs=((4, 3, 1),), dense=(8,))), env)
+    state, metrics = jax.jit(es.generation)(jax.jit(es.init)(jax.random.PRNGKey(0)))
+    assert es.artefact(state).x.shape == (2, *env.spec.obs_shape)
+    assert np.isfinite(np.asarray(metrics["episode_return"])).all() and float(state.alive_steps) > 0
