@@ -12,12 +12,13 @@ from test_inner_and_metagrad import numpy_one_step
 
 from jaxdistill.distill.dataset import (
     SyntheticDataset,
+    hard_labels,
     init_dataset,
     load_dataset,
     load_encoder,
     save_dataset,
 )
-from jaxdistill.distill.inner import InnerTraining, hard_labels, inner_train, train_fresh_learners
+from jaxdistill.distill.inner import InnerTraining, inner_train, train_fresh_learners
 from jaxdistill.distill.ppmo import make_ppmo, meta_policy_loss
 from jaxdistill.envs import cartpole_id, make
 from jaxdistill.eval.kshot import FreshLearners

@@ -66,18 +66,33 @@ def init_dataset(
     x_scale: float = 1.0,
     y_scale: float = 1.0,
     log_std=(),
+    hard: bool = False,
+    states: jax.Array | None = None,
 ) -> SyntheticDataset:
     """Gaussian instances and labels; ``inner_lr`` starts at the paper's 0.02; ``log_std`` is the
-    action distribution's initial extra parameters (a Gaussian's log std, ``()`` for a categorical)."""
+    action distribution's initial extra parameters (a Gaussian's log std, ``()`` for a categorical).
+
+    ``hard``: the labels are :func:`hard_labels` instead; ``states`` (N, *obs_shape): X is k of these recorded
+    states, drawn uniformly (without replacement when N >= k) from a fold of ``key`` of their own, so the
+    other draws are those of the default."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     kx, ky = jax.random.split(key)
+    x = x_scale * jax.random.normal(kx, (k, *obs_shape), jnp.float32)
+    if states is not None:
+        n = states.shape[0]
+        x = states[jax.random.choice(jax.random.fold_in(key, 3), n, (k,), replace=n < k)].astype(jnp.float32)
     return SyntheticDataset(
-        x=x_scale * jax.random.normal(kx, (k, *obs_shape), jnp.float32),
-        y=y_scale * jax.random.normal(ky, (k, num_actions), jnp.float32),
+        x=x,
+        y=hard_labels(k, num_actions) if hard else y_scale * jax.random.normal(ky, (k, num_actions), jnp.float32),
         inner_lr=jnp.asarray(inner_lr, jnp.float32),
         log_std=log_std,
     )
+
+
+def hard_labels(k: int, num_classes: int) -> jax.Array:
+    """Fixed one-hot labels, balanced over the classes (instance i is class i mod num_classes)."""
+    return jax.nn.one_hot(jnp.arange(k) % num_classes, num_classes, dtype=jnp.float32)
 
 
 INNER_STEP_DISCRETE = ("params -= inner_lr * grad(mean((f(params, x) - y) ** 2)), the mean over all k x num_actions "

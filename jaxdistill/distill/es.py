@@ -26,9 +26,9 @@ import optax
 from flax import struct
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining, hard_labels
+from jaxdistill.distill.inner import ONE_STEP, InnerTraining
 from jaxdistill.distill.kmin import k_min
-from jaxdistill.distill.real_states import draw_states, load_states
+from jaxdistill.distill.real_states import load_states
 from jaxdistill.envs.core import JaxEnv
 from jaxdistill.eval.episodes import play_episodes
 from jaxdistill.eval.kshot import fresh_learners
@@ -148,13 +148,8 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     m = config.learners_per_candidate
 
     def start(key) -> SyntheticDataset:
-        dataset = init_dataset(key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
-                               config.y_init_scale, dist.init_extra())
-        if hard:
-            dataset = dataset.replace(y=hard_labels(config.k, num_outputs))
-        if real_states is not None:
-            dataset = dataset.replace(x=draw_states(jax.random.fold_in(key, 3), real_states, config.k))
-        return dataset
+        return init_dataset(key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
+                            config.y_init_scale, dist.init_extra(), hard, real_states)
 
     # What evolves, as a pytree; the rest of the dataset is fixed at its start.
     def solution_of(dataset: SyntheticDataset) -> dict:

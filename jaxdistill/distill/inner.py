@@ -19,7 +19,6 @@ import dataclasses
 from typing import Callable, Literal
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from jaxdistill.distill.dataset import SyntheticDataset
@@ -138,8 +137,3 @@ def train_fresh_learners(key: jax.Array, spec, obs_shape: tuple[int, ...], num_o
     inits = sample_learners(key, spec, obs_shape, num_outputs, num)
     encoded = dataset.replace(x=spec.encode(encoder_params, dataset.x))
     return inits, jax.vmap(lambda p: inner_train(p, encoded, spec.apply, dist, inner))(inits)
-
-
-def hard_labels(k: int, num_classes: int) -> jax.Array:
-    """Fixed one-hot labels, balanced over the classes (instance i is class i mod num_classes)."""
-    return jax.nn.one_hot(jnp.arange(k) % num_classes, num_classes, dtype=jnp.float32)

@@ -26,9 +26,9 @@ import optax
 from flax import struct
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining, hard_labels, inner_train, train_fresh_learners
-from jaxdistill.distill.real_states import draw_states, load_states
+from jaxdistill.distill.inner import ONE_STEP, InnerTraining, inner_train, train_fresh_learners
 from jaxdistill.distill.kmin import k_min
+from jaxdistill.distill.real_states import load_states
 from jaxdistill.envs.spec import EnvSpec
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import Categorical, for_spec
@@ -260,13 +260,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     def init(key: jax.Array, critic_key: jax.Array) -> PPMOState:
         dataset = init_dataset(
             key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
-            config.y_init_scale, dist.init_extra(),
+            config.y_init_scale, dist.init_extra(), hard, real_states,
         )
-        # The options draw from their own folds of the data key, so a default run is unchanged.
-        if hard:
-            dataset = dataset.replace(y=hard_labels(config.k, num_outputs))
-        if real_states is not None:
-            dataset = dataset.replace(x=draw_states(jax.random.fold_in(key, 3), real_states, config.k))
         critic_params = config.critic.init_params(critic_key, spec.obs_shape, 1)
         # The encoder comes from its own fold of the data key, so adding it left cart-pole runs unchanged.
         encoder_params = learner.init_encoder(jax.random.fold_in(key, 1), spec.obs_shape, num_outputs)

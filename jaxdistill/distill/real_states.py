@@ -2,7 +2,8 @@
 
 :func:`record_states` rolls a policy (a saved PPO actor, or uniformly random actions) out in an in-graph
 environment and keeps every observation it met; :func:`save_states` / :func:`load_states` keep them in a
-``.npy`` file of shape ``(N, *obs_shape)``; :func:`draw_states` picks the k that replace the Gaussian X.
+``.npy`` file of shape ``(N, *obs_shape)``; ``init_dataset(..., states=...)`` draws the k that replace the
+Gaussian X.
 """
 
 from __future__ import annotations
@@ -59,7 +60,3 @@ def load_states(path: str | os.PathLike, obs_shape: tuple[int, ...]) -> jax.Arra
     return jnp.asarray(states, jnp.float32)
 
 
-def draw_states(key: jax.Array, states: jax.Array, k: int) -> jax.Array:
-    """``k`` of ``states`` drawn uniformly, without replacement when there are at least k (else with)."""
-    n = states.shape[0]
-    return states[jax.random.choice(key, n, (k,), replace=n < k)]
