@@ -81,9 +81,11 @@ def main(args: Args) -> dict:
     result = run_method(args, env, args.ppmo, args.ppo, "Λ (2x64 tanh, orthogonal)",
                         f"{METHOD_NAMES[args.method]}, {args.dims}-D cart-pole")
     table = write_results(args.run.run_dir, f"{result['env_id']} ({result['method']})", result)
-    what = (f"k-shot return over {args.run.final_eval_learners} fresh learners, each trained on the "
-            f"{args.ppmo.k} distilled pairs ({args.ppmo.inner.steps} {args.ppmo.inner.kind} step(s))"
-            if args.method != "ppo" else "greedy return of the PPO actor")
+    inner = args.ppmo.inner
+    how = ("one SGD step each" if inner.steps == 1 and inner.kind == "sgd" else
+           f"{inner.steps} {'SGD' if inner.kind == 'sgd' else 'Adam (BC)'} steps each")
+    what = (f"k-shot return over {args.run.final_eval_learners} fresh learners, {how} on the {args.ppmo.k} distilled "
+            "pairs" if args.method != "ppo" else "greedy return of the PPO actor")
     print(f"\n{what} ({result['env_steps']:,} env steps, {result['wall_time_s']:.1f} s of training):\n")
     print(table)
     if args.method != "ppo":

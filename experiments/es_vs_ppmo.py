@@ -66,7 +66,7 @@ def task_setup(task: str, protocol: str):
         dims = int(task[len("cartpole")])
         env = make(cartpole_id(dims))
         ppmo = PPMOConfig(meta_epochs=3000, inner=inner)
-        es = ESConfig(population=128, generations=1000, inner=inner)
+        es = ESConfig(population=128, generations=100_000, inner=inner)
         run = RunOptions(eval_every=25, target_return=499.0)
         return env, ppmo, es, run, "Λ (2x64 tanh, orthogonal)", 10.0
     if task in ("breakout", "spaceinvaders"):
@@ -148,6 +148,7 @@ def report(args: Args) -> dict:
             ax.set_ylabel("k-shot return (evaluation during training)")
             ax.grid(alpha=0.3)
         axes[0].set_xscale("log")
+        axes[1].set_xscale("log")
         axes[0].legend()
         fig.suptitle(f"PPMO vs ES: {task}")
         fig.tight_layout()

@@ -42,4 +42,16 @@ for mesh in (population_mesh(), None):
         "devices": len(result.states.agent.dataset.x.sharding.device_set),
     }
 out["sweep"] = sweep
+
+# An ES generation: the population of 16 candidate datasets split over 8 devices vs on one.
+from jaxdistill.distill.es import ESConfig, make_es  # noqa: E402
+
+es_out = {}
+for mesh in (population_mesh(), None):
+    es = make_es(ESConfig(k=2, population=16, max_steps=40), make("CartPole1D-v1"), mesh)
+    state, metrics = jax.jit(es.generation)(jax.jit(es.init)(jax.random.PRNGKey(3)))
+    es_out["sharded" if mesh is not None else "single"] = {
+        "fitness": np.asarray(metrics["episode_return"]).tolist(), "mean_x": np.asarray(es.artefact(state).x).tolist(),
+        "devices": len(metrics["episode_return"].sharding.device_set)}
+out["es"] = es_out
 print(json.dumps(out))

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.timeout(300)
-def test_sharded_kshot_evaluation_and_sweep_on_8_simulated_devices_match_one_device():
+def test_sharded_kshot_evaluation_sweep_and_es_on_8_simulated_devices_match_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
     dataset = ROOT / "experiments/results/cartpole2d_k3_ppmo_s0/dataset"
     proc = subprocess.run([sys.executable, str(ROOT / "tests/sharded_check.py"), str(dataset)], cwd=ROOT, env=env,
@@ -28,6 +28,10 @@ def test_sharded_kshot_evaluation_and_sweep_on_8_simulated_devices_match_one_dev
     sweep = out["sweep"]
     assert sweep["sharded"]["devices"] == 8
     np.testing.assert_allclose(sweep["sharded"]["x"], sweep["single"]["x"], rtol=1e-5, atol=1e-6)
+    es = out["es"]  # an ES generation's population over 8 devices: the same fitness and the same new mean
+    assert es["sharded"]["devices"] == 8
+    np.testing.assert_array_equal(es["sharded"]["fitness"], es["single"]["fitness"])
+    np.testing.assert_allclose(es["sharded"]["mean_x"], es["single"]["mean_x"], rtol=1e-5, atol=1e-6)
 
 
 def test_population_must_split_evenly():

@@ -11,6 +11,7 @@ trained one acts: ``policy((trained, encoder_params, log_std, obs_norm), obs)`` 
 from __future__ import annotations
 
 import dataclasses
+
 import jax
 
 from jaxdistill.distill.dataset import SyntheticDataset
