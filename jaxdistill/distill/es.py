@@ -168,12 +168,12 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
             inner_lr=jnp.exp(sol["log_inner_lr"]) if learn_lr else fixed.inner_lr,
             log_std=sol.get("log_std", fixed.log_std))
 
-    template = solution_of(start(jax.random.PRNGKey(0)))
-    strategy = Open_ES(population_size=config.population, solution=template, optimizer=optax.adam(config.lr),
+    # The fixed part (hard labels, an unlearned lr or std) is the same for every key's start; any start is also
+    # the template of the evolved pytree's shapes.
+    fixed = start(jax.random.PRNGKey(0))
+    strategy = Open_ES(population_size=config.population, solution=solution_of(fixed), optimizer=optax.adam(config.lr),
                        std_schedule=optax.constant_schedule(config.sigma))
     es_params = strategy.default_params
-    # The fixed part (hard labels, an unlearned lr or std) is the same for every key's start.
-    fixed = start(jax.random.PRNGKey(0))
 
     def init(key: jax.Array) -> ESState:
         k_data, k_es, k_learners, key = jax.random.split(key, 4)
