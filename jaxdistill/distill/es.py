@@ -28,6 +28,7 @@ from flax import struct
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.distill.inner import ONE_STEP, InnerTraining
 from jaxdistill.distill.kmin import k_min
+from jaxdistill.distill.ppmo import CONTINUOUS_K
 from jaxdistill.distill.real_states import load_states
 from jaxdistill.envs.core import JaxEnv
 from jaxdistill.eval.episodes import play_episodes
@@ -35,8 +36,6 @@ from jaxdistill.eval.kshot import fresh_learners
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import for_spec
 from jaxdistill.run.sharding import constrain_population
-
-CONTINUOUS_K = 64
 
 
 @dataclasses.dataclass(frozen=True)
