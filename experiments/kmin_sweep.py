@@ -2,16 +2,19 @@
 
     python -m experiments.kmin_sweep                           # N = 1..5, k in {k_min-1, k_min, k_min+1, 512}, 3 seeds
     python -m experiments.kmin_sweep --dims 1 2 --seeds 0 1    # a smaller sweep
+    python -m jaxdistill.launch --processes 2 --cpu-devices 2 -- python -m experiments.kmin_sweep --dims 1 2
+                                                               # as 2 processes (README: "Devices and several processes")
 
-For every (N, k) all seeds are distilled together as one vmapped program (the seed axis sharded
-over all devices), each seed's dataset is written in the standard format, and 1000 fresh Λ
-learners evaluate each. Writes ``kmin_sweep.{md,csv,json,png}`` into ``--out-dir``.
+For every (N, k) all seeds are distilled together as one vmapped program (the seed axis split over every
+device of every process), each seed's dataset is written in the standard format, and 1000 fresh Λ
+learners evaluate each. Writes ``kmin_sweep.{md,csv,json,png}`` into ``--out-dir`` after every (N, k).
+Run again with the same ``--out-dir``, the sweep resumes: an (N, k) whose datasets are all there (same
+configuration) is evaluated, not distilled again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import tyro
@@ -47,10 +50,6 @@ class Args:
     """PPMO minibatches per policy epoch."""
     eval_seed: int = 2024
     """Seed of the final evaluation."""
-    distributed: bool = False
-    """Multi-host: call jax.distributed.initialize() first (coordinator, process count and id come from
-    the cluster environment, e.g. a TPU pod or SLURM); the population is then sharded over every host's
-    devices."""
     out_dir: Path = Path("experiments/results/kmin_sweep")
     """Where datasets, tables and the plot go."""
     merge: bool = False
@@ -82,24 +81,15 @@ def main(args: Args) -> list[dict]:
 
     import jax
 
-    if args.distributed:
-        from jaxdistill.run.sharding import initialize_distributed
-
-        initialize_distributed()
-
-    from jaxdistill.distill.dataset import save_dataset
     from jaxdistill.distill.kmin import k_min
     from jaxdistill.envs import cartpole_id, make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-    from jaxdistill.run.loop import config_to_dict
+    from jaxdistill.run import distributed
     from jaxdistill.run.population import distill_population
     from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
 
-    devices = jax.devices()
-    mesh = population_mesh(devices) if len(args.seeds) % len(devices) == 0 else None
-    if mesh is None and len(devices) > 1:
-        print(f"[kmin_sweep] {len(args.seeds)} seeds do not split over {len(devices)} devices: not sharding",
-              file=sys.stderr)
+    # Seeds (distillation) and learners (evaluation) are split over every device of every process.
+    mesh = population_mesh()
     rows = []
     for n_dims, label, k in plan:
         budget = args.meta_epochs[min(n_dims, len(args.meta_epochs)) - 1]
@@ -107,28 +97,75 @@ def main(args: Args) -> list[dict]:
         env = make(cartpole_id(n_dims))
         config = PPMOConfig(k=k, meta_epochs=budget, num_learners=args.num_learners,
                             num_envs=args.num_envs, num_steps=args.num_steps, num_minibatches=args.num_minibatches)
-        print(f"[kmin_sweep] N={n_dims} k={k} ({label}), seeds {list(args.seeds)}, up to {budget} meta-epochs",
-              file=sys.stderr)
-        result = distill_population(env, config, list(args.seeds), chunk=args.chunk, eval_learners=args.chunk_learners,
-                                    target_return=args.target_return, mesh=mesh)
-        evaluate = make_kshot_evaluate(env, fresh_learners(env, config.learner), args.learners)
-        for i, seed in enumerate(args.seeds):
-            dataset = jax.tree_util.tree_map(lambda x: to_host(x)[i], result.states.agent.dataset)
+        # A resumed sweep takes the (N, k) whose datasets a previous run wrote in full; process 0 reads them.
+        done = distributed.from_main(lambda n_dims=n_dims, k=k, config=config: load_written(args, n_dims, k, config))
+        if done is not None:
+            datasets, meta_epochs, wall_time = done
+            distributed.log(f"[kmin_sweep] N={n_dims} k={k} ({label}): datasets of seeds {list(args.seeds)} found in "
+                            f"{args.out_dir / 'datasets'}; not distilling them again")
+        else:
+            distributed.log(f"[kmin_sweep] N={n_dims} k={k} ({label}), seeds {list(args.seeds)}, up to {budget} "
+                            f"meta-epochs over {mesh.size} devices ({jax.process_count()} processes)")
+            result = distill_population(env, config, list(args.seeds), chunk=args.chunk,
+                                        eval_learners=args.chunk_learners, target_return=args.target_return, mesh=mesh)
+            gathered = jax.tree_util.tree_map(to_host, result.states.agent.dataset)
+            datasets = [jax.tree_util.tree_map(lambda x, i=i: x[i], gathered) for i in range(len(args.seeds))]
+            meta_epochs, wall_time = result.meta_epochs, result.wall_time
             if is_main_process():
-                save_dataset(args.out_dir / "datasets" / f"cartpole{n_dims}d_k{k}_s{seed}", dataset,
-                             env_spec=env.spec, learner_spec=config.learner,
-                             config=config_to_dict(config), extra={"seed": seed, "meta_epochs": result.meta_epochs})
+                for seed, dataset in zip(args.seeds, datasets, strict=True):
+                    save_seed(args, n_dims, k, seed, dataset, env, config, meta_epochs, wall_time)
+        evaluate = make_kshot_evaluate(env, fresh_learners(env, config.learner), args.learners, mesh=mesh)
+        for seed, dataset in zip(args.seeds, datasets, strict=True):
             returns = to_host(evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), seed), dataset))
             rows.append({"n_dims": n_dims, "actions": 2 * n_dims, "k_min": k_min(2 * n_dims), "k_label": label,
-                         "k": k, "seed": seed, "meta_epochs": result.meta_epochs,
-                         "env_steps": result.meta_epochs * config.env_steps_per_meta_epoch,
-                         "wall_time_s_all_seeds": result.wall_time, "mean": float(returns.mean()),
-                         "std": float(returns.std()), "learners": args.learners})
-    if is_main_process():
-        if args.merge:
-            rows = merge_rows(args.out_dir / "kmin_sweep.json", rows)
-        write_outputs(args, rows)
+                         "k": k, "seed": seed, "meta_epochs": meta_epochs,
+                         "env_steps": meta_epochs * config.env_steps_per_meta_epoch,
+                         "wall_time_s_all_seeds": wall_time, "mean": float(returns.mean()),
+                         "std": float(returns.std()), "learners": args.learners, "resumed": done is not None})
+        if is_main_process():  # the table so far, so an interrupted sweep leaves its finished rows behind
+            write_outputs(args, merge_rows(args.out_dir / "kmin_sweep.json", rows) if args.merge else rows)
+    if args.merge:
+        rows = merge_rows(args.out_dir / "kmin_sweep.json", rows)
     return rows
+
+
+def seed_dir(args: Args, n_dims: int, k: int, seed: int) -> Path:
+    return args.out_dir / "datasets" / f"cartpole{n_dims}d_k{k}_s{seed}"
+
+
+def save_seed(args: Args, n_dims: int, k: int, seed: int, dataset, env, config, meta_epochs: int,
+              wall_time: float) -> None:
+    from jaxdistill.distill.dataset import save_dataset
+    from jaxdistill.run.loop import config_to_dict
+
+    save_dataset(seed_dir(args, n_dims, k, seed), dataset, env_spec=env.spec, learner_spec=config.learner,
+                 config=config_to_dict(config),
+                 extra={"seed": seed, "meta_epochs": meta_epochs, "wall_time_s_all_seeds": wall_time})
+
+
+def load_written(args: Args, n_dims: int, k: int, config: PPMOConfig):
+    """``(datasets, meta_epochs, wall_time)`` when every seed of (N, k) was written with this sweep's
+    configuration, else None (the (N, k) is distilled again)."""
+    from jaxdistill.distill.dataset import DatasetFileError, load_dataset
+    from jaxdistill.run.loop import config_to_dict
+
+    datasets, metas = [], []
+    for seed in args.seeds:
+        try:  # metadata.json is written after dataset.npz: a seed cut off while saving is distilled again
+            dataset, meta = load_dataset(seed_dir(args, n_dims, k, seed))
+        except DatasetFileError:
+            return None
+        if meta.get("config") != json_roundtrip(config_to_dict(config)) or "wall_time_s_all_seeds" not in meta:
+            return None  # another configuration (or a sweep before resuming existed): distil again
+        datasets.append(dataset)
+        metas.append(meta)
+    return datasets, metas[0]["meta_epochs"], metas[0]["wall_time_s_all_seeds"]
+
+
+def json_roundtrip(value):
+    import json
+
+    return json.loads(json.dumps(value))
 
 
 def merge_rows(previous: Path, rows: list[dict]) -> list[dict]:

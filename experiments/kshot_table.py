@@ -4,12 +4,14 @@
     python -m experiments.kshot_table --ks kmin 512            # also k = 512 (distils what is missing)
     python -m experiments.kshot_table --dims 1 2 --learners 200
     python -m experiments.kshot_table --table 6                # the L x h grid of Table 6
+    python -m jaxdistill.launch --processes 2 -- python -m experiments.kshot_table   # as 2 processes
 
 For every (N, k) it loads ``<datasets-dir>/cartpole<N>d_k<K>_ppmo_s<seed>/dataset`` or, with
 ``--distill-missing``, distils it first with ``experiments.cartpole``'s defaults. Every learner
 distribution is one compiled call over ``--learners`` learners (random architectures are padded
-exactly, see ``jaxdistill.nets.learners``), sharded over all devices. Writes ``table1.md``,
-``table1.csv``, ``table1.json`` and ``table1.png`` into ``--out-dir`` (``table6.*`` with ``--table 6``).
+exactly, see ``jaxdistill.nets.learners``), split over every device of every process. Writes ``table1.md``,
+``table1.csv``, ``table1.json``, ``table1.png`` and every learner's return (``table1_returns.npz``) into
+``--out-dir`` (``table6.*`` with ``--table 6``).
 """
 
 from __future__ import annotations
@@ -93,10 +95,6 @@ class Args:
     """Where the run directories with the datasets live (or are written)."""
     distill_missing: bool = False
     """Distil a missing dataset with experiments.cartpole's defaults instead of failing."""
-    distributed: bool = False
-    """Multi-host: call jax.distributed.initialize() first (coordinator, process count and id come from
-    the cluster environment, e.g. a TPU pod or SLURM); the population is then sharded over every host's
-    devices."""
     out_dir: Path = Path("experiments/results/kshot_table")
     """Where the tables and plot go."""
 
@@ -121,6 +119,7 @@ def dataset_dir(args: Args, n_dims: int, k: int) -> Path:
 
 def main(args: Args) -> list[dict]:
     from jaxdistill.nets.learners import get_distribution
+    from jaxdistill.run import distributed
 
     if args.table == 6:
         args = dataclasses.replace(args, distributions=GRID_DISTRIBUTIONS)
@@ -134,11 +133,7 @@ def main(args: Args) -> list[dict]:
     cells = [(n, k_label, resolve_k(k_label, n)) for n in args.dims for k_label in args.ks]
 
     import jax
-
-    if args.distributed:
-        from jaxdistill.run.sharding import initialize_distributed
-
-        initialize_distributed()
+    import numpy as np
 
     from jaxdistill.distill.dataset import load_dataset
     from jaxdistill.envs import cartpole_id, make
@@ -146,16 +141,22 @@ def main(args: Args) -> list[dict]:
     from jaxdistill.nets.learners import padded_learners
     from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
 
+    # Every cell's learners are split over every device of every process (padded to a multiple of the device
+    # count, the padding dropped), so the returns do not depend on how many devices or processes there are.
     mesh = population_mesh()
-    learners = args.learners - args.learners % mesh.size or mesh.size
-    rows = []
+    learners = args.learners
+    rows, returns_of = [], {}
     for n_dims, k_label, k in cells:
         path = dataset_dir(args, n_dims, k)
-        if not (path / "dataset.npz").exists():
+        if not distributed.from_main(lambda path=path: (path / "dataset.npz").exists()):
             if not args.distill_missing:
                 raise SystemExit(f"experiments.kshot_table: error: no dataset at {path}; distil it with "
                                  f"`python -m experiments.cartpole --dims {n_dims} --k {k} --run-dir {path.parent}` "
                                  "or pass --distill-missing")
+            if jax.process_count() > 1:
+                raise SystemExit(f"experiments.kshot_table: error: no dataset at {path}, and --distill-missing "
+                                 "distils on one process: distil first (`python -m experiments.kmin_sweep` splits "
+                                 "seeds over every process), then run the table")
             from experiments.cartpole import Args as DistillArgs
             from experiments.cartpole import main as distill
 
@@ -164,14 +165,16 @@ def main(args: Args) -> list[dict]:
                 defaults, dims=n_dims, ppmo=dataclasses.replace(defaults.ppmo, k=k),
                 run=dataclasses.replace(defaults.run, seed=args.seed, run_dir=path.parent, progress=False)))
         env = make(cartpole_id(n_dims))
-        dataset, meta = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0],
-                                     expect_num_actions=env.spec.num_actions)
+        # Process 0 reads the file and hands it to the others (they may not share its disk).
+        dataset, _ = distributed.from_main(lambda path=path, env=env: load_dataset(
+            path, expect_obs_dim=env.spec.obs_shape[0], expect_num_actions=env.spec.num_actions))
         for name in args.distributions:
             dist = get_distribution(name)
             t0 = time.perf_counter()
             evaluate = make_kshot_evaluate(env, padded_learners(env, dist), learners, mesh=mesh)
             returns = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
             returns = to_host(returns)
+            returns_of[f"N{n_dims}_k{k}_{name}"] = returns
             row = {
                 "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
                 "learners": learners, "mean": float(returns.mean()), "std": float(returns.std()),
@@ -180,11 +183,13 @@ def main(args: Args) -> list[dict]:
             row["paper_mean"], row["paper_std"] = paper_figure(args.table, n_dims, k_label if k_label == "kmin" else k,
                                                                name)
             rows.append(row)
-            print(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
-                  + (f"   (paper {row['paper_mean']})" if row["paper_mean"] is not None else "")
-                  + f"   [{row['seconds']:.1f} s]", file=sys.stderr)
+            distributed.log(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
+                            + (f"   (paper {row['paper_mean']})" if row["paper_mean"] is not None else "")
+                            + f"   [{row['seconds']:.1f} s]")
     if is_main_process():
         (write_table6 if args.table == 6 else write_outputs)(args, rows)
+        # Every learner's return, for confidence intervals and tests: one array per cell.
+        np.savez(args.out_dir / f"table{args.table}_returns.npz", **returns_of)
     return rows
 
 

@@ -20,7 +20,7 @@ from jaxdistill.eval.episodes import play_episodes, staged
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import ActionDist
 from jaxdistill.rl import normalize
-from jaxdistill.run.sharding import check_divisible, constrain_population
+from jaxdistill.run.sharding import constrain_population, padded_size, replicate
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: host evaluators cache its jitted policy
@@ -50,16 +50,22 @@ def make_kshot_evaluate(env, learners, num_learners: int = 1000, greedy: bool = 
 
     The dataset and encoder are traced (one compilation serves every dataset). Learners with an
     encoder share the given trained encoder. With a ``mesh`` (:func:`jaxdistill.run.sharding.population_mesh`)
-    the learners are split over its devices; the returns are the same as on one device."""
-    check_divisible(num_learners, mesh)
+    the learners are split over its devices, every device of every process. They are padded to a multiple of
+    the device count and the extra learners dropped. Learner i draws the same numbers whatever the padding, so
+    the returns are the same on any number of devices and processes."""
+    padded = padded_size(num_learners, mesh)
     train = jax.jit(learners.train, static_argnums=3)
     policy = learners.policy
 
     def evaluate(key: jax.Array, dataset: SyntheticDataset, encoder_params=(), obs_norm=()) -> jax.Array:
         k_init, k_run = jax.random.split(key)
-        trained = constrain_population(train(k_init, dataset, encoder_params, num_learners), mesh)
-        return play_episodes(env, k_run, policy, (trained, encoder_params, dataset.log_std, obs_norm), num_learners,
-                             learners.dist, greedy, mesh, max_steps)
+        trained = constrain_population(train(k_init, dataset, encoder_params, padded), mesh)
+        returns = play_episodes(env, k_run, policy, (trained, encoder_params, dataset.log_std, obs_norm), padded,
+                                learners.dist, greedy, mesh, max_steps)
+        if padded == num_learners:
+            return returns
+        # A slice of a sharded axis has no even split; hand the few returns back replicated.
+        return replicate(returns[:num_learners], mesh)
 
     return staged(env, evaluate)
 

@@ -8,7 +8,6 @@ loop evaluates every seed's dataset between chunks and stops when all of them re
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 
 import jax
@@ -18,14 +17,15 @@ import numpy as np
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.envs.core import JaxEnv
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.run import distributed
 from jaxdistill.run.driver import init_state, iterations
 from jaxdistill.run.loop import run_keys
-from jaxdistill.run.sharding import constrain_population, to_host
+from jaxdistill.run.sharding import constrain_population, padded_size, to_host
 
 
 @dataclasses.dataclass
 class PopulationResult:
-    states: object  # TrainState batched over seeds (PPMOState in .agent)
+    states: object  # TrainState batched over the padded seeds (PPMOState in .agent); the first len(seeds) are the seeds
     meta_epochs: int
     wall_time: float
     history: list[dict]
@@ -46,13 +46,18 @@ def distill_population(
 
     Every seed takes its keys from :func:`jaxdistill.run.loop.run_keys`, as ``train_loop`` does, so a
     seed's dataset here equals the dataset of ``train_loop`` with the same seed and chunking.
+
+    With a ``mesh`` the seeds are split over its devices (every process's). When they do not split evenly,
+    the seed list is padded by repeating seeds. A repeat computes the same numbers as its original, so it
+    changes neither the results nor the stopping decision; its copy is ignored.
     """
     ppmo = make_ppmo(config, env.spec)
     agent = ppmo.agent
     run_chunk = iterations(env, agent, chunk)
     evaluate = make_kshot_evaluate(env, fresh_learners(env, config.learner), eval_learners)
-    keys = jnp.stack([run_keys(s)[0] for s in seeds])
-    eval_roots = jnp.stack([run_keys(s)[1] for s in seeds])
+    padded = [seeds[i % len(seeds)] for i in range(padded_size(len(seeds), mesh))]
+    keys = jnp.stack([run_keys(s)[0] for s in padded])
+    eval_roots = jnp.stack([run_keys(s)[1] for s in padded])
 
     @jax.jit
     def init_all(keys):
@@ -75,12 +80,11 @@ def distill_population(
         it += chunk
         eval_keys = jax.vmap(jax.random.fold_in, (0, None))(eval_roots, it)
         returns = to_host(evaluate_all(eval_keys, states))
-        means = returns.mean(axis=1)
+        means = returns.mean(axis=1)[: len(seeds)]
         history.append({"meta_epoch": it, "kshot_means": means.tolist(), "wall_time": time.perf_counter() - start})
         if log:
-            print(f"  {env.spec.env_id} k={config.k}: meta-epoch {it:5d}  k-shot per seed "
-                  + " ".join(f"{m:6.1f}" for m in means) + f"  [{time.perf_counter() - start:6.1f} s]",
-                  file=sys.stderr, flush=True)
+            distributed.log(f"  {env.spec.env_id} k={config.k}: meta-epoch {it:5d}  k-shot per seed "
+                            + " ".join(f"{m:6.1f}" for m in means) + f"  [{time.perf_counter() - start:6.1f} s]")
         if target_return is not None and np.all(means >= target_return):
             break
     return PopulationResult(states, it, time.perf_counter() - start, history)

@@ -1,9 +1,12 @@
 """Sharding a population of learners across every device present (CPU, GPUs, TPU slices).
 
 Populations (learners, seeds, configurations) carry a leading axis that is split over a 1-D mesh
-axis named ``"learners"``; jit partitions the vmapped work accordingly. On several hosts, call
-:func:`initialize_distributed` first (JAX's own distributed runtime), then build the mesh from
-``jax.devices()``, which then lists every host's devices.
+axis named ``"learners"``; jit partitions the vmapped work accordingly. With several processes
+(:mod:`jaxdistill.run.distributed`), ``jax.devices()`` lists every process's devices and the mesh spans them.
+
+A population whose size does not split over the mesh is padded (:func:`padded_size`) and the padding dropped
+afterwards. Keys are drawn per member with ``jax.random.split(key, n)``, whose first members do not depend on
+``n``, so member i gets the same numbers on any number of devices.
 """
 
 from __future__ import annotations
@@ -36,14 +39,26 @@ def constrain_population(tree, mesh: Mesh | None):
     )
 
 
+def replicate(tree, mesh: Mesh | None):
+    """Inside jit: every array whole on every device of the mesh (no-op without a mesh)."""
+    if mesh is None:
+        return tree
+    return jax.lax.with_sharding_constraint(tree, NamedSharding(mesh, PartitionSpec()))
+
+
 def check_divisible(num: int, mesh: Mesh | None, what: str = "learners") -> None:
     if mesh is not None and num % mesh.size:
         raise ValueError(f"{num} {what} do not split evenly over {mesh.size} devices; use a multiple of {mesh.size}")
 
 
+def padded_size(num: int, mesh: Mesh | None) -> int:
+    """``num`` rounded up to a multiple of the mesh's size (``num`` without a mesh)."""
+    return num if mesh is None else -(-num // mesh.size) * mesh.size
+
+
 def to_host(x) -> np.ndarray:
-    """The whole (possibly multi-host sharded) array as NumPy, on every process."""
-    if jax.process_count() > 1:
+    """The whole array as NumPy on every process, gathered from the processes that hold its pieces."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
         from jax.experimental import multihost_utils
 
         return np.asarray(multihost_utils.process_allgather(x, tiled=True))
@@ -54,10 +69,3 @@ def is_main_process() -> bool:
     """Whether this process writes files (process 0 of a multi-host run, or the only one)."""
     return jax.process_index() == 0
 
-
-def initialize_distributed(coordinator_address: str | None = None, num_processes: int | None = None,
-                           process_id: int | None = None) -> None:
-    """Start JAX's multi-host runtime (arguments default to the cluster's environment, e.g. on TPU pods
-    or SLURM). Call once per process before any other JAX work."""
-    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id)
