@@ -140,7 +140,15 @@ def save_seed(args: Args, n_dims: int, k: int, seed: int, dataset, env, config, 
 
     save_dataset(seed_dir(args, n_dims, k, seed), dataset, env_spec=env.spec, learner_spec=config.learner,
                  config=config_to_dict(config),
-                 extra={"seed": seed, "meta_epochs": meta_epochs, "wall_time_s_all_seeds": wall_time})
+                 extra={"seed": seed, "meta_epochs": meta_epochs, "wall_time_s_all_seeds": wall_time,
+                        "population": population_settings(args)})
+
+
+def population_settings(args: Args) -> dict:
+    """What besides the PPMO configuration decides a seed's dataset: the seeds trained together stop together,
+    when all of them reach the target in an evaluation between chunks."""
+    return {"seeds": list(args.seeds), "chunk": args.chunk, "target_return": args.target_return,
+            "chunk_learners": args.chunk_learners}
 
 
 def load_written(args: Args, n_dims: int, k: int, config: PPMOConfig):
@@ -155,8 +163,9 @@ def load_written(args: Args, n_dims: int, k: int, config: PPMOConfig):
             dataset, meta = load_dataset(seed_dir(args, n_dims, k, seed))
         except DatasetFileError:
             return None
-        if meta.get("config") != json_roundtrip(config_to_dict(config)) or "wall_time_s_all_seeds" not in meta:
-            return None  # another configuration (or a sweep before resuming existed): distil again
+        if (meta.get("config") != json_roundtrip(config_to_dict(config))
+                or meta.get("population") != json_roundtrip(population_settings(args))):
+            return None  # written by another configuration or seed set (or before sweeps resumed): distil again
         datasets.append(dataset)
         metas.append(meta)
     return datasets, metas[0]["meta_epochs"], metas[0]["wall_time_s_all_seeds"]
@@ -165,7 +174,7 @@ def load_written(args: Args, n_dims: int, k: int, config: PPMOConfig):
 def json_roundtrip(value):
     import json
 
-    return json.loads(json.dumps(value))
+    return json.loads(json.dumps(value, default=str))  # as save_dataset writes it
 
 
 def merge_rows(previous: Path, rows: list[dict]) -> list[dict]:

@@ -45,7 +45,7 @@ import tyro
 from experiments import kmin_sweep, kshot_table
 
 table = kshot_table.main(tyro.cli(kshot_table.Args, args=[
-    "--dims", "2", "--learners", "10", "--distributions", "xavier", "random_l",
+    "--dims", "2", "--learners", "10", "--distributions", "xavier",
     "--datasets-dir", str(ROOT / "experiments/results"), "--out-dir", str(out / "table")]))
 sweep = ["--dims", "1", "--seeds", "0", "1", "2", "--meta-epochs", "4", "--chunk", "2", "--chunk-learners", "4",
          "--ks", "kmin", "--learners", "6", "--num-learners", "2", "--num-envs", "2", "--num-steps", "32", "--num-minibatches", "2",

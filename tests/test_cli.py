@@ -130,3 +130,34 @@ def test_kmin_sweep_resolves_k_and_judges_the_law():
                {"n_dims": 4, "k_label": "kmin", "k": 5, "mean_of_seeds": 480.0}]
     verdicts = law_verdicts(summary)
     assert verdicts[3].startswith("holds") and verdicts[4].startswith("does NOT hold")
+
+
+def test_kmin_sweep_resumes_only_datasets_written_by_the_same_population(tmp_path):
+    import dataclasses
+
+    from experiments.kmin_sweep import Args as SweepArgs
+    from experiments.kmin_sweep import load_written, save_seed
+    from jaxdistill.distill.dataset import SyntheticDataset
+    from jaxdistill.distill.ppmo import PPMOConfig
+    from jaxdistill.envs import make
+
+    args = SweepArgs(dims=(1,), seeds=(0, 1), out_dir=tmp_path)
+    env, config = make("CartPole1D-v1"), PPMOConfig(k=2, meta_epochs=400)
+    rng = np.random.default_rng(0)
+    written = [SyntheticDataset(rng.normal(size=(2, 4)).astype(np.float32), rng.normal(size=(2, 2)).astype(np.float32),
+                                np.float32(0.02)) for _ in args.seeds]
+    save_seed(args, 1, 2, 0, written[0], env, config, 250, 12.5)
+    assert load_written(args, 1, 2, config) is None  # seed 1 is missing: the pair is distilled again
+    save_seed(args, 1, 2, 1, written[1], env, config, 250, 12.5)
+    datasets, meta_epochs, wall_time = load_written(args, 1, 2, config)
+    assert (meta_epochs, wall_time) == (250, 12.5)
+    for got, want in zip(datasets, written, strict=True):
+        np.testing.assert_array_equal(got.x, want.x)
+        np.testing.assert_array_equal(got.y, want.y)
+    # Anything that changes a seed's dataset makes the sweep distil again: the PPMO configuration, the seeds
+    # trained together (they stop together), the stopping rule.
+    assert load_written(args, 1, 2, dataclasses.replace(config, num_learners=4)) is None
+    assert load_written(dataclasses.replace(args, seeds=(0,)), 1, 2, config) is None
+    assert load_written(dataclasses.replace(args, target_return=450.0), 1, 2, config) is None
+    (tmp_path / "datasets/cartpole1d_k2_s1/metadata.json").unlink()  # cut off while saving
+    assert load_written(args, 1, 2, config) is None

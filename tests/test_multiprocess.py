@@ -2,7 +2,7 @@
 
 - The k-shot table and a k_min sweep (with a resume) as 2 processes x 2 simulated CPU devices give the same
   numbers and byte-identical datasets as one process with the same 4 devices.
-- A killed process makes the other one stop with a message, within 60 s.
+- A process killed mid-sweep makes the other one stop with a message, within 60 s.
 - A process whose group never assembles stops with a message, after the join timeout.
 - The launcher kills a process that outlives another's failure by its grace period.
 """
@@ -65,8 +65,8 @@ def test_table_and_sweep_as_two_processes_of_two_devices_equal_one_process_of_fo
     assert runs[0]["writes"] == reference["writes"] and runs[0]["writes"]["save_dataset"] == 3
     # What the single process wrote: the table with the paper's figures, the sweep's table, datasets and plot.
     assert [(r["n_dims"], r["k"], r["distribution"], r["learners"], r["paper_mean"]) for r in reference["table"]] == [
-        (2, 3, "xavier", 10, 68.1), (2, 3, "random_l", 10, 417)]
-    assert "(417 ± 160)" in (tmp_path / "one/table/table1.md").read_text()
+        (2, 3, "xavier", 10, 68.1)]
+    assert "(68.1 ± 58.6)" in (tmp_path / "one/table/table1.md").read_text()
     assert [(r["k"], r["seed"], r["meta_epochs"], r["learners"]) for r in reference["first"]] == [
         (2, 0, 4, 6), (2, 1, 4, 6), (2, 2, 4, 6)]
     assert len({r["mean"] for r in reference["rows"]}) > 1  # the seeds' datasets differ: a real comparison
@@ -78,7 +78,7 @@ def test_table_and_sweep_as_two_processes_of_two_devices_equal_one_process_of_fo
 
     one_returns = np.load(tmp_path / "one/table/table1_returns.npz")
     two_returns = np.load(tmp_path / "two/table/table1_returns.npz")
-    assert sorted(one_returns.files) == sorted(two_returns.files) == ["N2_k3_random_l", "N2_k3_xavier"]
+    assert one_returns.files == two_returns.files == ["N2_k3_xavier"]
     for cell in one_returns.files:
         assert one_returns[cell].shape == (10,)  # 10 learners over 4 devices: padded to 12, the padding dropped
         np.testing.assert_array_equal(two_returns[cell], one_returns[cell])
@@ -101,17 +101,19 @@ def test_killing_one_of_two_processes_stops_the_other_with_a_message_within_60_s
     lines, pids = [], {}
     try:
         deadline = time.monotonic() + 240
-        for line in launcher.stdout:  # until the sweep is under way in both processes
+        for line in launcher.stdout:  # until both processes have joined and the sweep has begun
             lines.append(line)
             if m := re.match(r"\[launch\] process (\d) of 2: pid (\d+)", line):
                 pids[int(m[1])] = int(m[2])
-            if "meta-epoch     4" in line or time.monotonic() > deadline:
+            if "[kmin_sweep] N=1 k=2" in line or time.monotonic() > deadline:
                 break
-        assert "meta-epoch     4" in lines[-1], "".join(lines)[-3000:]
+        assert "[kmin_sweep] N=1 k=2" in lines[-1], "".join(lines)[-3000:]
+        time.sleep(1)  # now compiling or running its first chunk
         os.kill(pids[1], 9)
         killed = time.monotonic()
         rest, _ = launcher.communicate(timeout=90)
         waited = time.monotonic() - killed
+        print(f"survivor stopped {waited:.1f} s after the kill")
     finally:
         if launcher.poll() is None:
             launcher.kill()
