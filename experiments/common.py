@@ -183,9 +183,17 @@ def print_results(run_dir: Path, title: str, result: dict, intro: str = "") -> N
 
 
 def check_run_dir(run_dir: Path, prog: str) -> None:
-    """Fail with one line, before anything compiles, when the run directory cannot be written."""
+    """Fail with one line, before anything compiles, when the run directory cannot be written, or when the
+    command runs as several processes (each would train the same run and write the same files)."""
+    import jax
+
     from jaxdistill.run.loop import RunDirError
     from jaxdistill.run.loop import check_run_dir as check
+
+    if jax.process_count() > 1:
+        raise SystemExit(f"{prog}: error: one run is one process, but this is process {jax.process_index()} of "
+                         f"{jax.process_count()}: each would train the same run into {run_dir}. Several processes "
+                         "serve experiments.kmin_sweep and experiments.kshot_table; run this command alone")
 
     try:
         check(run_dir)

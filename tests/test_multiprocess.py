@@ -165,3 +165,14 @@ def test_process_env_names_the_group_and_simulated_devices():
     assert env["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=2"
     assert env["JAX_PLATFORMS"] == "cpu" and env["JAXDISTILL_HEARTBEAT_TIMEOUT_S"] == "7"
     assert "JAXDISTILL_JOIN_TIMEOUT_S" not in env
+
+
+def test_a_single_run_refuses_to_run_as_several_processes(tmp_path):
+    check = ("import jaxdistill\n"
+             "from experiments.common import check_run_dir\n"
+             f"check_run_dir({str(tmp_path / 'run')!r}, 'experiments.cartpole')\n")
+    proc = subprocess.run([*LAUNCH, "--processes", "2", "--cpu-devices", "1", "--", sys.executable, "-c", check],
+                          cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    for i in (0, 1):
+        assert f"experiments.cartpole: error: one run is one process, but this is process {i} of 2" in proc.stdout

@@ -68,4 +68,3 @@ def to_host(x) -> np.ndarray:
 def is_main_process() -> bool:
     """Whether this process writes files (process 0 of a multi-host run, or the only one)."""
     return jax.process_index() == 0
-
