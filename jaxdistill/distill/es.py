@@ -27,8 +27,7 @@ from flax import struct
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.distill.inner import ONE_STEP, InnerTraining
-from jaxdistill.distill.kmin import k_min
-from jaxdistill.distill.ppmo import CONTINUOUS_K
+from jaxdistill.distill.kmin import default_k
 from jaxdistill.distill.real_states import load_states
 from jaxdistill.envs.core import JaxEnv
 from jaxdistill.eval.episodes import play_episodes
@@ -86,7 +85,7 @@ class ESConfig:
     def for_spec(self, spec) -> "ESConfig":
         if self.k is not None:
             return self
-        return dataclasses.replace(self, k=k_min(spec.num_actions) if spec.discrete else CONTINUOUS_K)
+        return dataclasses.replace(self, k=default_k(spec))
 
     def env_steps_per_generation(self, max_episode_steps: int) -> int:
         """Transitions a generation computes (every fitness episode runs to its step limit in the graph)."""

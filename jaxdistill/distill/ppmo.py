@@ -27,7 +27,7 @@ from flax import struct
 
 from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
 from jaxdistill.distill.inner import ONE_STEP, InnerTraining, inner_train, train_fresh_learners
-from jaxdistill.distill.kmin import k_min
+from jaxdistill.distill.kmin import default_k
 from jaxdistill.distill.real_states import load_states
 from jaxdistill.envs.spec import EnvSpec
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
@@ -43,9 +43,6 @@ from jaxdistill.rl.rollout import (
     minibatch_epochs,
     shuffled_minibatches,
 )
-
-CONTINUOUS_K = 64
-"""The paper's k for continuous actions (Section 6: 64 instances rather than a searched k_min)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +132,7 @@ class PPMOConfig:
         """This config with ``k`` filled in for ``spec`` when it is None."""
         if self.k is not None:
             return self
-        return dataclasses.replace(self, k=k_min(spec.num_actions) if spec.discrete else CONTINUOUS_K)
+        return dataclasses.replace(self, k=default_k(spec))
 
     @property
     def norm(self) -> normalize.NormConfig:
