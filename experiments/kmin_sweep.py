@@ -91,6 +91,7 @@ def main(args: Args) -> list[dict]:
     # Seeds (distillation) and learners (evaluation) are split over every device of every process.
     mesh = population_mesh()
     rows = []
+    table = rows  # with --merge, the earlier sweep's rows too
     for n_dims, label, k in plan:
         budget = args.meta_epochs[min(n_dims, len(args.meta_epochs)) - 1]
         budget = max(args.chunk, budget - budget % args.chunk)
@@ -122,11 +123,10 @@ def main(args: Args) -> list[dict]:
                          "env_steps": meta_epochs * config.env_steps_per_meta_epoch,
                          "wall_time_s_all_seeds": wall_time, "mean": float(returns.mean()),
                          "std": float(returns.std()), "learners": args.learners, "resumed": done is not None})
+        table = merge_rows(args.out_dir / "kmin_sweep.json", rows) if args.merge else rows
         if is_main_process():  # the table so far, so an interrupted sweep leaves its finished rows behind
-            write_outputs(args, merge_rows(args.out_dir / "kmin_sweep.json", rows) if args.merge else rows)
-    if args.merge:
-        rows = merge_rows(args.out_dir / "kmin_sweep.json", rows)
-    return rows
+            write_outputs(args, table)
+    return table
 
 
 def seed_dir(args: Args, n_dims: int, k: int, seed: int) -> Path:

@@ -144,11 +144,22 @@ def main(args: Args) -> list[dict]:
     # Every cell's learners are split over every device of every process (padded to a multiple of the device
     # count, the padding dropped), so the returns do not depend on how many devices or processes there are.
     mesh = population_mesh()
-    learners = args.learners
     rows, returns_of = [], {}
     for n_dims, k_label, k in cells:
         path = dataset_dir(args, n_dims, k)
-        if not distributed.from_main(lambda path=path: (path / "dataset.npz").exists()):
+        env = make(cartpole_id(n_dims))
+
+        def read(path=path, env=env):
+            """The dataset, or None where there is none. Process 0 reads the file and hands it to the others
+            (they may not share its disk)."""
+            if not (path / "dataset.npz").exists():
+                return None
+            dataset, _ = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0],
+                                      expect_num_actions=env.spec.num_actions)
+            return dataset
+
+        dataset = distributed.from_main(read)
+        if dataset is None:
             if not args.distill_missing:
                 raise SystemExit(f"experiments.kshot_table: error: no dataset at {path}; distil it with "
                                  f"`python -m experiments.cartpole --dims {n_dims} --k {k} --run-dir {path.parent}` "
@@ -164,20 +175,17 @@ def main(args: Args) -> list[dict]:
             distill(dataclasses.replace(
                 defaults, dims=n_dims, ppmo=dataclasses.replace(defaults.ppmo, k=k),
                 run=dataclasses.replace(defaults.run, seed=args.seed, run_dir=path.parent, progress=False)))
-        env = make(cartpole_id(n_dims))
-        # Process 0 reads the file and hands it to the others (they may not share its disk).
-        dataset, _ = distributed.from_main(lambda path=path, env=env: load_dataset(
-            path, expect_obs_dim=env.spec.obs_shape[0], expect_num_actions=env.spec.num_actions))
+            dataset = read()
         for name in args.distributions:
             dist = get_distribution(name)
             t0 = time.perf_counter()
-            evaluate = make_kshot_evaluate(env, padded_learners(env, dist), learners, mesh=mesh)
+            evaluate = make_kshot_evaluate(env, padded_learners(env, dist), args.learners, mesh=mesh)
             returns = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
             returns = to_host(returns)
             returns_of[f"N{n_dims}_k{k}_{name}"] = returns
             row = {
                 "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
-                "learners": learners, "mean": float(returns.mean()), "std": float(returns.std()),
+                "learners": args.learners, "mean": float(returns.mean()), "std": float(returns.std()),
                 "seconds": time.perf_counter() - t0, "dataset": str(path),
             }
             row["paper_mean"], row["paper_std"] = paper_figure(args.table, n_dims, k_label if k_label == "kmin" else k,

@@ -61,10 +61,11 @@ def process_env(process_id: int, processes: int, port: int, cpu_devices: int | N
     return env
 
 
-def _relay(stream, tag: str, out) -> None:
+def _relay(stream, tag: str, out, lock: threading.Lock) -> None:
     for line in iter(stream.readline, ""):
-        out.write(f"{tag} {line}")
-        out.flush()
+        with lock:  # whole lines: the processes' outputs do not interleave mid-line
+            out.write(f"{tag} {line}")
+            out.flush()
     stream.close()
 
 
@@ -96,7 +97,7 @@ def launch(command: list[str], processes: int, cpu_devices: int | None = None, g
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         children.append(child)
         say(f"process {i} of {processes}: pid {child.pid}")
-        relay = threading.Thread(target=_relay, args=(child.stdout, f"[p{i}]", _Locked(out, lock)), daemon=True)
+        relay = threading.Thread(target=_relay, args=(child.stdout, f"[p{i}]", out, lock), daemon=True)
         relay.start()
         relays.append(relay)
 
@@ -134,21 +135,6 @@ def launch(command: list[str], processes: int, cpu_devices: int | None = None, g
             relay.join(timeout=5)
     say("all processes succeeded" if status == 0 else f"failed (exit status {status})")
     return status
-
-
-class _Locked:
-    """A stream whose writes from the relay threads do not interleave mid-line."""
-
-    def __init__(self, stream, lock):
-        self.stream, self.lock = stream, lock
-
-    def write(self, text: str) -> None:
-        with self.lock:
-            self.stream.write(text)
-
-    def flush(self) -> None:
-        with self.lock:
-            self.stream.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
