@@ -74,14 +74,19 @@ def states_file(args: Args, dims: int) -> Path:
 def run_all(args: Args) -> None:
     from experiments.cartpole import main, parse
 
-    index, count = (int(v) for v in args.shard.split("/"))
+    try:
+        index, count = (int(v) for v in args.shard.split("/"))
+        assert 0 <= index < count
+    except (ValueError, AssertionError):
+        raise SystemExit(f"experiments.ablation: error: --shard takes i/n with 0 <= i < n (got {args.shard!r})") from None
     for i, (dims, option, seed, run_dir) in enumerate(run_dirs(args)):
         if i % count != index or (run_dir / "results.json").is_file():
             continue
         flags = [f.format(states=states_file(args, dims)) for f in OPTIONS[option]]
         print(f"[ablation] {run_dir.name}: {' '.join(flags) or '(default)'}", flush=True)
+        resume = ["--resume"] if (run_dir / "checkpoints").is_dir() else []  # cut off in an earlier sitting
         main(parse(["--dims", str(dims), "--seed", str(seed), "--run-dir", str(run_dir), "--no-progress",
-                    "--meta-epochs", str(args.meta_epochs[dims]), "--eval-every", "50", *flags]))
+                    "--meta-epochs", str(args.meta_epochs[dims]), "--eval-every", "50", *flags, *resume]))
 
 
 def report(args: Args) -> dict:
@@ -120,9 +125,19 @@ def main(args: Args):
     unknown = set(args.options) - set(OPTIONS)
     if unknown:
         raise SystemExit(f"experiments.ablation: error: unknown option(s) {sorted(unknown)}; use {list(OPTIONS)}")
-    run_all(args)
+    from experiments.common import check_out_dir
+    from jaxdistill.run.errors import RunInterrupted
+
+    check_out_dir(args.out, "experiments.ablation", "--out")
+    try:
+        run_all(args)
+    except RunInterrupted as e:  # the same command continues the ablation (and this run)
+        e.resume_flag, e.run_dir = False, None
+        raise
     return report(args)
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    from experiments.common import run_cli
+
+    run_cli("experiments.ablation", main, lambda argv: tyro.cli(Args, args=argv))

@@ -62,8 +62,9 @@ def validate(args: Args) -> Args:
     """Reject bad arguments with a clear message before anything is compiled; fill k and the run directory."""
     errors = [] if args.dims >= 1 else [f"--dims must be >= 1 (got {args.dims})"]
     errors += [] if args.encoder_dim >= 0 else [f"--encoder-dim must be >= 0 (got {args.encoder_dim})"]
-    if args.encoder_dim and args.method == "es":
-        errors.append("--encoder-dim is a PPMO option (ES evolves the dataset only)")
+    if args.encoder_dim and args.method != "ppmo":
+        errors.append(f"--encoder-dim is a PPMO option (--method {args.method} "
+                      + ("evolves the dataset only)" if args.method == "es" else "trains a policy directly)"))
     errors += problems(args.ppmo) + problems(args.ppo, "ppo.") + problems(args.es, "es.") + problems(args.run)
     fail("experiments.cartpole", errors)
     from jaxdistill.envs import cartpole_id, make
@@ -100,4 +101,6 @@ def parse(argv: list[str] | None = None) -> Args:
 
 
 if __name__ == "__main__":
-    main(parse())
+    from experiments.common import run_cli
+
+    run_cli("experiments.cartpole", main, parse)

@@ -89,20 +89,31 @@ _COUNTS = ("k", "meta_epochs", "num_learners", "num_envs", "num_steps", "num_min
            "total_timesteps", "eval_every", "eval_learners", "final_eval_learners", "eval_max_steps", "epochs",
            "students_per_epoch", "real_batch", "matches_per_student", "generations", "population",
            "learners_per_candidate", "max_steps")
-_POSITIVE = ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init", "lr", "clip_eps", "student_lr", "sigma")
+_POSITIVE = ("distiller_lr", "critic_lr", "encoder_lr", "inner_lr_init", "lr", "clip_eps", "student_lr", "sigma",
+             "max_wall_time_s", "bc_lr", "label_lr_init")
 
 
 def problems(config, prefix: str = "") -> list[str]:
-    """What is wrong with a config, as messages naming its flags (``--<prefix><field>``)."""
+    """What is wrong with a config, as messages naming its flags (``--<prefix><field>``): counts below 1,
+    rates and budgets not above 0, any number that is NaN or infinite (nested configs such as ``--inner.*``
+    included), and rollouts that do not split into minibatches."""
+    import math
+
     def flag(name):
         return f"--{prefix}{name.replace('_', '-')}"
 
     errors = []
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            errors += problems(value, f"{prefix}{f.name}.")
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            errors.append(f"{flag(f.name)} must be a finite number (got {value})")
+            continue
         if f.name in _COUNTS and value is not None and value < 1:
             errors.append(f"{flag(f.name)} must be >= 1 (got {value})")
-        if f.name in _POSITIVE and not value > 0:
+        if f.name in _POSITIVE and value is not None and not value > 0:
             errors.append(f"{flag(f.name)} must be > 0 (got {value})")
     names = {f.name for f in dataclasses.fields(config)}
     if "population" in names and config.population % 2:
@@ -141,15 +152,36 @@ def cli(args_type, presets, key: str, argv: list[str] | None = None):
     return tyro.cli(args_type, args=argv, default=default, config=(tyro.conf.AvoidSubcommands,))
 
 
+def spec_problems(ppmo: PPMOConfig, spec) -> list[str]:
+    """What of the dataset's options does not fit the environment: an inner protocol for another kind of action
+    space, a ``--x-init-states`` file that is unreadable or of other observations."""
+    from jaxdistill.distill.real_states import load_states
+    from jaxdistill.policy.distributions import for_spec
+
+    errors = []
+    try:
+        ppmo.inner.check(for_spec(spec))
+    except ValueError as e:
+        errors.append(f"--inner.labels {ppmo.inner.labels}: {e} ({spec.env_id} has "
+                      f"{'discrete' if spec.discrete else 'continuous'} actions)")
+    if ppmo.x_init_states is not None:
+        try:
+            load_states(ppmo.x_init_states, spec.obs_shape)
+        except (OSError, ValueError) as e:
+            errors.append(f"--x-init-states: {e}")
+    return errors
+
+
 def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = ""):
     """``args`` with k filled in for ``spec`` (k_min when unset) and the default run directory
     ``runs/<stem>_k<K><ppmo_tag>_ppmo_s<seed>`` (``runs/<stem>_ppo_s<seed>`` for PPO), checked writable."""
+    fail(prog, spec_problems(args.ppmo, spec) if args.method in ("ppmo", "es") else [])
     args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(spec))
     if args.run.run_dir is None:
         what = f"k{args.ppmo.k}{ppmo_tag}_{args.method}" if args.method in ("ppmo", "es") else "ppo"
         args = dataclasses.replace(args, run=dataclasses.replace(
             args.run, run_dir=Path("runs") / f"{stem}_{what}_s{args.run.seed}"))
-    check_run_dir(args.run.run_dir, prog)
+    check_run_dir(args.run.run_dir, prog, args.run.resume, args.run.overwrite)
     return args
 
 
@@ -172,6 +204,72 @@ def run_method(args, env, ppmo: PPMOConfig, ppo: PPOConfig, learner_label: str, 
     return result
 
 
+def resume_command(prog: str, argv: list[str], run_dir: Path | None, resume_flag: bool) -> str:
+    """The command line that continues an interrupted run: the same flags, without ``--overwrite`` (it would
+    delete what the run left), with ``--run-dir`` spelled out and ``--resume`` added (``resume_flag``; a study
+    that reuses what it wrote takes its command as it was)."""
+    import shlex
+
+    args = [a for a in argv if a not in ("--overwrite", "--no-overwrite")]
+    if resume_flag:
+        if run_dir is not None and flag_value(args, "run-dir") is None:
+            args += ["--run-dir", str(run_dir)]
+        if "--resume" not in args:
+            args.append("--resume")
+    return shlex.join(["python", "-m", prog, *args])
+
+
+def _output_dir(args) -> Path | None:
+    """Where a command writes, for a message about a full disk that does not name its file."""
+    for obj in (getattr(args, "run", None), args):
+        for name in ("run_dir", "out_dir", "out"):
+            if isinstance(getattr(obj, name, None), Path):
+                return getattr(obj, name)
+    return None
+
+
+def run_cli(prog: str, main, parse, argv: list[str] | None = None):
+    """``main(parse(argv))`` for a ``python -m <prog>`` entry point, with every way a run ends early reported in one
+    line on stderr instead of a traceback:
+
+    * interrupted (SIGINT / SIGTERM; the run checkpointed first): the exact command that continues it, exit status
+      ``128 + signal`` (130, 143), as a shell reports a signalled process;
+    * a :class:`~jaxdistill.run.errors.RunError` (unusable run directory, mismatched resume, non-finite run):
+      ``<prog>: error: ...``, exit 1;
+    * a full disk, wherever it struck: ``<prog>: error: no space left on device writing <path>``, exit 1.
+
+    Outside a training loop (compiling, the final evaluation) SIGTERM keeps its default action, which ends the
+    process at once (a Python handler would wait for a long compiled call to return), and Ctrl-C ends it with one
+    line."""
+    from jaxdistill.run.errors import RunError, RunInterrupted, disk_full_path
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = None
+    try:
+        args = parse(argv)
+        return main(args)
+    except RunInterrupted as e:
+        from jaxdistill.run import distributed
+
+        command = resume_command(prog, argv, e.run_dir, e.resume_flag)
+        if distributed.launched():  # every process stopped alike: process 0 says it for the group
+            command = f"the same `python -m jaxdistill.launch ... -- {command}`"
+        distributed.log(f"{prog}: stopped by {e.signal_name}: {e.what}")
+        distributed.log(f"{prog}: to continue: {command}")
+        raise SystemExit(e.exit_status) from None
+    except KeyboardInterrupt:
+        print(f"\n{prog}: stopped by SIGINT", file=sys.stderr)
+        raise SystemExit(130) from None
+    except RunError as e:
+        raise SystemExit(f"{prog}: error: {e}") from None
+    except Exception as e:
+        where = disk_full_path(e)
+        if where is None:
+            raise
+        where = where or (_output_dir(args) if args is not None else None)
+        raise SystemExit(f"{prog}: error: no space left on device" + (f" writing {where}" if where else "")) from None
+
+
 def print_results(run_dir: Path, title: str, result: dict, intro: str = "") -> None:
     """``results.json`` and ``results.md`` in ``run_dir``, and the table on stdout."""
     from jaxdistill.run.harness import write_results
@@ -182,9 +280,10 @@ def print_results(run_dir: Path, title: str, result: dict, intro: str = "") -> N
     print(f"run directory: {run_dir}")
 
 
-def check_run_dir(run_dir: Path, prog: str) -> None:
-    """Fail with one line, before anything compiles, when the run directory cannot be written, or when the
-    command runs as several processes (each would train the same run and write the same files)."""
+def check_run_dir(run_dir: Path, prog: str, resume: bool = False, overwrite: bool = False) -> None:
+    """Fail with one line, before anything compiles, when the run directory cannot be written, holds another run
+    (unless ``resume`` or ``overwrite``), or when the command runs as several processes (each would train the
+    same run and write the same files)."""
     import jax
 
     from jaxdistill.run.loop import RunDirError
@@ -196,9 +295,25 @@ def check_run_dir(run_dir: Path, prog: str) -> None:
                          "serve experiments.kmin_sweep and experiments.kshot_table; run this command alone")
 
     try:
-        check(run_dir)
+        check(run_dir, resume=resume, overwrite=overwrite)
     except RunDirError as e:
         raise SystemExit(f"{prog}: error: {e}") from None
+
+
+def check_out_dir(out_dir: Path, prog: str, flag: str = "--out-dir") -> Path:
+    """Create a study's output directory and check it is writable, before any work (one line otherwise). Process 0
+    alone writes, so it alone checks; every process stops with the same message."""
+    from jaxdistill.run import distributed
+    from jaxdistill.run.loop import RunDirError, check_writable
+
+    def check():
+        try:
+            return check_writable(out_dir, flag)
+        except RunDirError as e:
+            raise SystemExit(f"{prog}: error: {e}") from None
+
+    distributed.from_main(check)
+    return out_dir
 
 
 @dataclasses.dataclass

@@ -31,6 +31,7 @@ Task = Literal["cartpole1d", "cartpole3d", "breakout", "spaceinvaders", "hopper"
 Protocol = Literal["sgd1", "bc"]
 Method = Literal["ppmo", "es"]
 
+PROG = "experiments.es_vs_ppmo"
 BC_STEPS, BC_LR = 20, 0.03
 """HaDES-style inner BC: full-batch Adam steps and their rate (HaDES' MinAtar default lr 0.03)."""
 
@@ -102,8 +103,9 @@ def run_one(args: Args, task: str, protocol: str, method: str) -> dict:
     env, ppmo, es, run, label, minutes = task_setup(task, protocol)
     minutes = args.max_minutes if args.max_minutes is not None else minutes
     directory = run_dir(args, task, protocol, method)
+    # A run cut off in an earlier sitting (its checkpoints, no results.json) continues where it stopped.
     run = dataclasses.replace(run, seed=args.seed, run_dir=directory, max_wall_time_s=60.0 * minutes, progress=False,
-                              tensorboard=False)
+                              tensorboard=False, resume=(directory / "checkpoints").is_dir())
     title = f"{method.upper()} ({protocol}), {env.spec.env_id}"
     if method == "ppmo":
         result = run_ppmo(env, ppmo, run, learner_label=label, title=title)
@@ -173,6 +175,9 @@ def report(args: Args) -> dict:
                                                       "at_equal_env_steps": at_steps, "equal_env_steps": steps,
                                                       "at_equal_wall_time": at_wall, "equal_wall_time_s": wall}
         tables.append("\n".join(lines) + f"\n\n![{task}]({task}.png)\n")
+    if not tables:
+        raise SystemExit(f"{PROG}: error: no finished runs of {', '.join(args.tasks)} in {args.out} to report; run them "
+                         "first (without --report)")
     text = "# PPMO vs evolution strategies (2-core CPU)\n\n" + "\n".join(tables)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(text)
@@ -182,15 +187,31 @@ def report(args: Args) -> dict:
 
 
 def main(args: Args):
+    import math
+
+    from experiments.common import check_out_dir
+    from jaxdistill.run.errors import RunInterrupted
+
+    if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
+        raise SystemExit(f"{PROG}: error: --max-minutes must be a finite number > 0 (got {args.max_minutes})")
+    if not (args.tasks and args.protocols and args.methods):
+        raise SystemExit(f"{PROG}: error: --tasks, --protocols and --methods need at least one value each")
+    check_out_dir(args.out, PROG, "--out")
     if not args.report:
         for task in args.tasks:
             for protocol in args.protocols:
                 for method in args.methods:
                     if (run_dir(args, task, protocol, method) / "results.json").is_file():
                         continue  # finished before: keep it
-                    run_one(args, task, protocol, method)
+                    try:
+                        run_one(args, task, protocol, method)
+                    except RunInterrupted as e:  # the same command continues the study (and this run)
+                        e.resume_flag, e.run_dir = False, None
+                        raise
     return report(args)
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    from experiments.common import run_cli
+
+    run_cli(PROG, main, lambda argv: tyro.cli(Args, args=argv))

@@ -17,6 +17,8 @@ from typing import Literal
 
 import tyro
 
+PROG = "experiments.evaluate"
+
 
 @dataclasses.dataclass
 class Args:
@@ -33,26 +35,40 @@ class Args:
 def main(args: Args) -> list[dict]:
     import jax
 
-    from jaxdistill.distill.dataset import DatasetFileError, load_dataset, load_encoder, load_obs_norm
+    from jaxdistill.distill.dataset import (
+        DatasetFileError,
+        check_metadata,
+        load_dataset,
+        load_encoder,
+        load_obs_norm,
+    )
     from jaxdistill.distill.inner import InnerTraining
     from jaxdistill.envs import make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
     from jaxdistill.nets.networks import LearnerSpec
     from jaxdistill.run.harness import format_table, summarize
 
+    if args.learners < 1:
+        raise SystemExit(f"{PROG}: error: --learners must be >= 1 (got {args.learners})")
     try:
         _, metadata = load_dataset(args.dataset)
+        check_metadata(metadata, Path(args.dataset) / "metadata.json" if Path(args.dataset).is_dir()
+                       else Path(args.dataset).parent / "metadata.json", required=("env_id", "learner_spec"))
         env = make(metadata["env_id"])
         dataset, _ = load_dataset(args.dataset, expect_obs_shape=env.spec.obs_shape,
                                   expect_num_actions=env.spec.num_actions, expect_continuous=not env.spec.discrete)
     except (DatasetFileError, ValueError) as e:
-        raise SystemExit(f"experiments.evaluate: error: {e}") from None
-    if metadata.get("learner_spec", {}).get("type") == "cnn":
-        raise SystemExit("experiments.evaluate: error: image datasets with encoders are evaluated by their "
+        raise SystemExit(f"{PROG}: error: {e}") from None
+    if metadata["learner_spec"].get("type") == "cnn":
+        raise SystemExit(f"{PROG}: error: image datasets with encoders are evaluated by their "
                          "experiment (experiments.minatar / experiments.atari)")
-    spec = LearnerSpec.from_dict(metadata["learner_spec"])
-    obs_norm, encoder = load_obs_norm(args.dataset), load_encoder(args.dataset)
-    inner = InnerTraining.from_metadata(metadata)  # the protocol the set was distilled for
+    try:
+        spec = LearnerSpec.from_dict(metadata["learner_spec"])
+        obs_norm, encoder = load_obs_norm(args.dataset), load_encoder(args.dataset)
+        inner = InnerTraining.from_metadata(metadata)  # the protocol the set was distilled for
+    except (DatasetFileError, TypeError, ValueError, KeyError) as e:
+        raise SystemExit(f"{PROG}: error: {args.dataset}: the metadata does not describe a learner this project "
+                         f"builds ({type(e).__name__}: {e})") from None
     rows = []
     for policy in args.policies:
         evaluate = make_kshot_evaluate(env, fresh_learners(env, spec, inner=inner), args.learners,
@@ -65,4 +81,6 @@ def main(args: Args) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    from experiments.common import run_cli
+
+    run_cli(PROG, main, lambda argv: tyro.cli(Args, args=argv))

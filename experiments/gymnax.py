@@ -100,4 +100,6 @@ def parse(argv: list[str] | None = None) -> Args:
 
 
 if __name__ == "__main__":
-    main(parse())
+    from experiments.common import run_cli
+
+    run_cli("experiments.gymnax", main, parse)

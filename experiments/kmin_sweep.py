@@ -21,6 +21,8 @@ import tyro
 
 from jaxdistill.distill.ppmo import PPMOConfig
 
+PROG = "experiments.kmin_sweep"
+
 
 @dataclasses.dataclass
 class Args:
@@ -68,16 +70,41 @@ def resolve_k(label: str, n_dims: int) -> int:
             k = int(label)
     except ValueError:
         raise SystemExit(
-            f"experiments.kmin_sweep: error: --ks takes kmin, kmin-1, kmin+1 or integers, got {label!r}") from None
+            f"{PROG}: error: --ks takes kmin, kmin-1, kmin+1 or integers, got {label!r}") from None
     if k < 1:
-        raise SystemExit(f"experiments.kmin_sweep: error: {label} gives k={k} < 1 for N={n_dims}")
+        raise SystemExit(f"{PROG}: error: {label} gives k={k} < 1 for N={n_dims}")
     return k
 
 
+def validate(args: Args) -> list[tuple[int, str, int]]:
+    """The sweep's (N, k label, k) plan, or one line naming every bad argument (before any work)."""
+    from experiments.common import fail, problems
+
+    errors = []
+    if not args.seeds:
+        errors.append("--seeds needs at least one seed")
+    if not args.dims or any(n < 1 for n in args.dims):
+        errors.append(f"--dims must be >= 1 (got {list(args.dims)})")
+    if not args.meta_epochs or any(m < 1 for m in args.meta_epochs):
+        errors.append(f"--meta-epochs must be >= 1 (got {list(args.meta_epochs)})")
+    for name in ("chunk", "chunk_learners", "learners"):
+        if getattr(args, name) < 1:
+            errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
+    import math
+
+    if not math.isfinite(args.target_return):
+        errors.append(f"--target-return must be a finite number (got {args.target_return})")
+    errors += problems(PPMOConfig(num_learners=args.num_learners, num_envs=args.num_envs, num_steps=args.num_steps,
+                                  num_minibatches=args.num_minibatches))
+    fail(PROG, errors)
+    return [(n, label, resolve_k(label, n)) for n in args.dims for label in args.ks]
+
+
 def main(args: Args) -> list[dict]:
-    if not args.seeds or any(n < 1 for n in args.dims) or not args.meta_epochs:
-        raise SystemExit("experiments.kmin_sweep: error: need seeds, --dims >= 1 and a --meta-epochs budget")
-    plan = [(n, label, resolve_k(label, n)) for n in args.dims for label in args.ks]
+    plan = validate(args)
+    from experiments.common import check_out_dir
+
+    check_out_dir(args.out_dir, PROG)
 
     import jax
 
@@ -85,6 +112,7 @@ def main(args: Args) -> list[dict]:
     from jaxdistill.envs import cartpole_id, make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
     from jaxdistill.run import distributed
+    from jaxdistill.run.errors import RunInterrupted
     from jaxdistill.run.population import distill_population
     from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
 
@@ -93,8 +121,7 @@ def main(args: Args) -> list[dict]:
     rows = []
     table = rows  # with --merge, the earlier sweep's rows too
     for n_dims, label, k in plan:
-        budget = args.meta_epochs[min(n_dims, len(args.meta_epochs)) - 1]
-        budget = max(args.chunk, budget - budget % args.chunk)
+        budget = args.meta_epochs[min(n_dims, len(args.meta_epochs)) - 1]  # exactly (a shorter last chunk)
         env = make(cartpole_id(n_dims))
         config = PPMOConfig(k=k, meta_epochs=budget, num_learners=args.num_learners,
                             num_envs=args.num_envs, num_steps=args.num_steps, num_minibatches=args.num_minibatches)
@@ -107,8 +134,14 @@ def main(args: Args) -> list[dict]:
         else:
             distributed.log(f"[kmin_sweep] N={n_dims} k={k} ({label}), seeds {list(args.seeds)}, up to {budget} "
                             f"meta-epochs over {mesh.size} devices ({jax.process_count()} processes)")
-            result = distill_population(env, config, list(args.seeds), chunk=args.chunk,
-                                        eval_learners=args.chunk_learners, target_return=args.target_return, mesh=mesh)
+            try:
+                result = distill_population(env, config, list(args.seeds), chunk=args.chunk,
+                                            eval_learners=args.chunk_learners, target_return=args.target_return,
+                                            mesh=mesh)
+            except RunInterrupted as e:  # every (N, k) finished so far is written; a rerun reuses them
+                e.what += (f"; the finished (N, k) are in {args.out_dir}, and the same command resumes after them"
+                           if rows else "; nothing of the sweep was finished yet")
+                raise
             gathered = jax.tree_util.tree_map(to_host, result.states.agent.dataset)
             datasets = [jax.tree_util.tree_map(lambda x, i=i: x[i], gathered) for i in range(len(args.seeds))]
             meta_epochs, wall_time = result.meta_epochs, result.wall_time
@@ -262,4 +295,6 @@ def write_outputs(args: Args, rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    from experiments.common import run_cli
+
+    run_cli(PROG, main, lambda argv: tyro.cli(Args, args=argv))

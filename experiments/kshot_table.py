@@ -17,6 +17,7 @@ exactly, see ``jaxdistill.nets.learners``), split over every device of every pro
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Literal
 
 import tyro
 
+PROG = "experiments.kshot_table"
 DISTRIBUTIONS = ("lambda", "ortho_std1", "xavier", "xavier_std1", "random_h", "random_l")
 
 # The paper's Table 1: (mean, std) over 1000 learners.
@@ -107,9 +109,9 @@ def resolve_k(k: str, n_dims: int) -> int:
     try:
         value = int(k)
     except ValueError:
-        raise SystemExit(f"experiments.kshot_table: error: --ks takes 'kmin' or integers, got {k!r}") from None
+        raise SystemExit(f"{PROG}: error: --ks takes 'kmin' or integers, got {k!r}") from None
     if value < 1:
-        raise SystemExit(f"experiments.kshot_table: error: k must be >= 1, got {value}")
+        raise SystemExit(f"{PROG}: error: k must be >= 1, got {value}")
     return value
 
 
@@ -119,7 +121,6 @@ def dataset_dir(args: Args, n_dims: int, k: int) -> Path:
 
 def main(args: Args) -> list[dict]:
     from jaxdistill.nets.learners import get_distribution
-    from jaxdistill.run import distributed
 
     if args.table == 6:
         args = dataclasses.replace(args, distributions=GRID_DISTRIBUTIONS)
@@ -127,78 +128,108 @@ def main(args: Args) -> list[dict]:
         try:
             get_distribution(name)
         except ValueError as e:
-            raise SystemExit(f"experiments.kshot_table: error: {e}") from None
+            raise SystemExit(f"{PROG}: error: {e}") from None
     if any(n < 1 for n in args.dims) or args.learners < 1:
-        raise SystemExit("experiments.kshot_table: error: --dims and --learners must be >= 1")
+        raise SystemExit(f"{PROG}: error: --dims and --learners must be >= 1")
     cells = [(n, k_label, resolve_k(k_label, n)) for n in args.dims for k_label in args.ks]
+    from experiments.common import check_out_dir
 
-    import jax
+    check_out_dir(args.out_dir, PROG)
+
     import numpy as np
 
-    from jaxdistill.distill.dataset import load_dataset
-    from jaxdistill.envs import cartpole_id, make
-    from jaxdistill.eval.kshot import make_kshot_evaluate
-    from jaxdistill.nets.learners import padded_learners
-    from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
+    from jaxdistill.run.loop import StopSignals
+    from jaxdistill.run.sharding import is_main_process, population_mesh
 
     # Every cell's learners are split over every device of every process (padded to a multiple of the device
     # count, the padding dropped), so the returns do not depend on how many devices or processes there are.
     mesh = population_mesh()
     rows, returns_of = [], {}
-    for n_dims, k_label, k in cells:
-        path = dataset_dir(args, n_dims, k)
-        env = make(cartpole_id(n_dims))
-
-        def read(path=path, env=env):
-            """The dataset, or None where there is none. Process 0 reads the file and hands it to the others
-            (they may not share its disk)."""
-            if not (path / "dataset.npz").exists():
-                return None
-            dataset, _ = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0],
-                                      expect_num_actions=env.spec.num_actions)
-            return dataset
-
-        dataset = distributed.from_main(read)
-        if dataset is None:
-            if not args.distill_missing:
-                raise SystemExit(f"experiments.kshot_table: error: no dataset at {path}; distil it with "
-                                 f"`python -m experiments.cartpole --dims {n_dims} --k {k} --run-dir {path.parent}` "
-                                 "or pass --distill-missing")
-            if jax.process_count() > 1:
-                raise SystemExit(f"experiments.kshot_table: error: no dataset at {path}, and --distill-missing "
-                                 "distils on one process: distil first (`python -m experiments.kmin_sweep` splits "
-                                 "seeds over every process), then run the table")
-            from experiments.cartpole import Args as DistillArgs
-            from experiments.cartpole import main as distill
-
-            defaults = DistillArgs()
-            distill(dataclasses.replace(
-                defaults, dims=n_dims, ppmo=dataclasses.replace(defaults.ppmo, k=k),
-                run=dataclasses.replace(defaults.run, seed=args.seed, run_dir=path.parent, progress=False)))
-            dataset = read()
-        for name in args.distributions:
-            dist = get_distribution(name)
-            t0 = time.perf_counter()
-            evaluate = make_kshot_evaluate(env, padded_learners(env, dist), args.learners, mesh=mesh)
-            returns = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
-            returns = to_host(returns)
-            returns_of[f"N{n_dims}_k{k}_{name}"] = returns
-            row = {
-                "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
-                "learners": args.learners, "mean": float(returns.mean()), "std": float(returns.std()),
-                "seconds": time.perf_counter() - t0, "dataset": str(path),
-            }
-            row["paper_mean"], row["paper_std"] = paper_figure(args.table, n_dims, k_label if k_label == "kmin" else k,
-                                                               name)
-            rows.append(row)
-            distributed.log(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
-                            + (f"   (paper {row['paper_mean']})" if row["paper_mean"] is not None else "")
-                            + f"   [{row['seconds']:.1f} s]")
+    stop = StopSignals().__enter__()  # SIGINT / SIGTERM stop every process between two cells
+    try:
+        for n_dims, k_label, k in cells:
+            table_cell(args, n_dims, k_label, k, mesh, rows, returns_of, stop)
+    finally:
+        stop.__exit__()
     if is_main_process():
         (write_table6 if args.table == 6 else write_outputs)(args, rows)
         # Every learner's return, for confidence intervals and tests: one array per cell.
         np.savez(args.out_dir / f"table{args.table}_returns.npz", **returns_of)
     return rows
+
+
+def table_cell(args: Args, n_dims: int, k_label: str, k: int, mesh, rows: list, returns_of: dict, stop) -> None:
+    """One (N, k): its dataset (read, or distilled with --distill-missing) and a row per learner distribution."""
+    import jax
+
+    from jaxdistill.distill.dataset import DatasetFileError, load_dataset
+    from jaxdistill.envs import cartpole_id, make
+    from jaxdistill.eval.kshot import make_kshot_evaluate
+    from jaxdistill.nets.learners import get_distribution, padded_learners
+    from jaxdistill.run import distributed
+    from jaxdistill.run.errors import RunInterrupted
+    from jaxdistill.run.sharding import to_host
+
+    path = dataset_dir(args, n_dims, k)
+    env = make(cartpole_id(n_dims))
+
+    def read(path=path, env=env):
+        """The dataset, or None where there is none. Process 0 reads the file and hands it to the others
+        (they may not share its disk)."""
+        if not (path / "dataset.npz").exists():
+            return None
+        try:
+            dataset, _ = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0],
+                                      expect_num_actions=env.spec.num_actions)
+        except DatasetFileError as e:
+            raise SystemExit(f"{PROG}: error: {e}") from None
+        return dataset
+
+    dataset = distributed.from_main(read)
+    if dataset is None:
+        if not args.distill_missing:
+            raise SystemExit(f"{PROG}: error: no dataset at {path}; distil it with "
+                             f"`python -m experiments.cartpole --dims {n_dims} --k {k} --run-dir {path.parent}` "
+                             "or pass --distill-missing")
+        if jax.process_count() > 1:
+            raise SystemExit(f"{PROG}: error: no dataset at {path}, and --distill-missing "
+                             "distils on one process: distil first (`python -m experiments.kmin_sweep` splits "
+                             "seeds over every process), then run the table")
+        from experiments.cartpole import Args as DistillArgs
+        from experiments.cartpole import main as distill
+
+        defaults = DistillArgs()
+        resume = (path.parent / "checkpoints").is_dir()  # a distillation cut off by an earlier stop goes on
+        try:
+            distill(dataclasses.replace(
+                defaults, dims=n_dims, ppmo=dataclasses.replace(defaults.ppmo, k=k),
+                run=dataclasses.replace(defaults.run, seed=args.seed, run_dir=path.parent, progress=False,
+                                        resume=resume)))
+        except RunInterrupted as e:  # the same command continues it
+            e.resume_flag, e.run_dir = False, None
+            raise
+        dataset = read()
+    for name in args.distributions:
+        if distributed.any_process(stop.requested):
+            raise RunInterrupted(f"the table was interrupted at {n_dims}-D k={k}; nothing was written",
+                                 stop.signum or signal.SIGTERM, resume_flag=False)
+        dist = get_distribution(name)
+        t0 = time.perf_counter()
+        evaluate = make_kshot_evaluate(env, padded_learners(env, dist), args.learners, mesh=mesh)
+        returns = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
+        returns = to_host(returns)
+        returns_of[f"N{n_dims}_k{k}_{name}"] = returns
+        row = {
+            "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
+            "learners": args.learners, "mean": float(returns.mean()), "std": float(returns.std()),
+            "seconds": time.perf_counter() - t0, "dataset": str(path),
+        }
+        row["paper_mean"], row["paper_std"] = paper_figure(args.table, n_dims, k_label if k_label == "kmin" else k,
+                                                           name)
+        rows.append(row)
+        distributed.log(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
+                        + (f"   (paper {row['paper_mean']})" if row["paper_mean"] is not None else "")
+                        + f"   [{row['seconds']:.1f} s]")
 
 
 def paper_cell(r: dict) -> str:
@@ -312,4 +343,6 @@ def write_table6(args: Args, rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    from experiments.common import run_cli
+
+    run_cli(PROG, main, lambda argv: tyro.cli(Args, args=argv))

@@ -53,6 +53,9 @@ class Args:
     """Output directory (default runs/offline_<env>_s<seed>)."""
     resume: bool = False
     """Continue the expert's and the distillation's runs from their checkpoints."""
+    overwrite: bool = False
+    """Start the distillation afresh, deleting the one in --run-dir (without it, or --resume, a run directory
+    that holds a distillation is refused). The expert and its data are kept either way."""
     progress: bool = True
     """Show progress bars."""
     study: Annotated[StudyConfig, Flat] = StudyConfig()
@@ -109,7 +112,8 @@ def networks(obs_shape: tuple[int, ...], channels_first: bool, expert_net: str =
 
 def validate(args: Args) -> Args:
     study = args.study
-    errors = problems(args.ppo, "ppo.") + problems(study.gm, "gm.")
+    errors = (problems(args.ppo, "ppo.") + problems(study.gm, "gm.") + problems(study.bc, "bc.")
+              + problems(study.synthetic, "synthetic."))
     for name in ("episodes", "students", "episodes_per_student", "eval_every"):
         if getattr(study, name) < 1:
             errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(study, name)})")
@@ -131,12 +135,33 @@ def validate(args: Args) -> Args:
         args = dataclasses.replace(args, run_dir=Path("runs") / f"offline_{stem}_s{args.seed}")
     from experiments.common import check_run_dir
 
-    check_run_dir(args.run_dir, PROG)
+    check_run_dir(args.run_dir, PROG, resume=True)  # writable; the study's stages continue what they find
+    if STAGES.index(args.stage) >= STAGES.index("distill"):  # but two distillations never mix
+        check_run_dir(args.run_dir / "distill", PROG, args.resume, args.overwrite)
     return args
 
 
+def size_problems(study: StudyConfig, transitions: int) -> list[str]:
+    """Sizes that do not fit the data: a synthetic set or a real batch larger than the data itself."""
+    errors = []
+    for flag, value in (("--gm.k", study.gm.k), ("--gm.real-batch", study.gm.real_batch)):
+        if value > transitions:
+            errors.append(f"{flag} ({value}) exceeds the data's {transitions} transitions")
+    return errors
+
+
 def main(args: Args) -> dict:
+    from jaxdistill.run.errors import RunInterrupted
+
     args = validate(args)
+    try:
+        return study(args)
+    except RunInterrupted as e:  # the expert's or the distillation's run: the study continues with --resume
+        e.run_dir = args.run_dir
+        raise
+
+
+def study(args: Args) -> dict:
     from jaxdistill.envs import make
     from jaxdistill.offline import pipeline
     from jaxdistill.offline.data import OfflineDataError
@@ -176,15 +201,13 @@ def main(args: Args) -> dict:
         if done.is_file():
             return load_policy(path, env.spec)
         ppo = dataclasses.replace(args.ppo, actor=actor, critic=critic)
-        # An expert whose training was cut off is continued from its checkpoint, never used half-trained.
+        # An expert whose training was cut off (RunInterrupted) is continued from its checkpoint, never used
+        # half-trained.
         resume = args.resume or (path / "checkpoints").is_dir()
         result = run_ppo(env, ppo, RunOptions(seed=args.seed, run_dir=path, resume=resume, eval_every=10,
                                               eval_learners=16, final_eval_learners=32, eval_policy="sampled",
                                               progress=args.progress, tensorboard=False),
                          title=f"PPO expert, {env.spec.env_id}")
-        if not result["finished"]:
-            raise SystemExit(f"{PROG}: the expert's training was interrupted at update {result['updates']}; run the "
-                             "same command again to continue it")
         done.write_text(json.dumps({k: result[k] for k in ("updates", "env_steps", "wall_time_s", "kshot")},
                                    indent=2) + "\n")
         return load_policy(path, env.spec)
@@ -200,6 +223,7 @@ def main(args: Args) -> dict:
             policy = load_policy(args.expert, env.spec) if args.expert is not None else None
     except (PolicyFileError, OfflineDataError) as e:
         raise SystemExit(f"{PROG}: error: {e}") from None
+    fail(PROG, size_problems(config, data.num_transitions))
     returns = data.returns
     print(f"[jaxdistill] data: {len(data.episodes)} episodes, {data.num_transitions} transitions, returns "
           f"{returns.mean():.2f} ± {returns.std():.2f}")
@@ -216,11 +240,8 @@ def main(args: Args) -> dict:
     rows = pipeline.run_bc(run_dir, data, evaluator, config)
     if stop <= 2:
         return {"stage": "bc", "methods": rows}
-    try:
-        synthetic, gm_result, initial = pipeline.run_distill(run_dir, data, student, config, args.seed, args.resume,
-                                                             args.progress)
-    except pipeline.DistillationInterrupted as e:
-        raise SystemExit(f"{PROG}: {e}") from None
+    synthetic, gm_result, initial = pipeline.run_distill(run_dir, data, student, config, args.seed, args.resume,
+                                                         args.progress)
     if stop <= 3:
         return {"stage": "distill", **gm_result}
     rows = rows + evaluator.rows("synthetic", synthetic.x, synthetic.y, config.synthetic, synthetic.k)
@@ -256,4 +277,6 @@ def parse(argv: list[str] | None = None) -> Args:
 
 
 if __name__ == "__main__":
-    main(parse())
+    from experiments.common import run_cli
+
+    run_cli(PROG, main, parse)

@@ -40,7 +40,18 @@ def main(args: Args):
 
     if args.num_envs < 1 or args.num_steps < 1:
         raise SystemExit("experiments.record_states: error: --num-envs and --num-steps must be >= 1")
-    env = make(args.env)
+    if args.out.is_dir():
+        raise SystemExit(f"experiments.record_states: error: --out {args.out} is a directory; name the .npy file")
+    from jaxdistill.run.loop import RunDirError, check_writable
+
+    try:  # before anything is recorded
+        check_writable(args.out.absolute().parent, "the directory of --out")
+    except RunDirError as e:
+        raise SystemExit(f"experiments.record_states: error: {e}") from None
+    try:
+        env = make(args.env)
+    except (ValueError, ImportError) as e:
+        raise SystemExit(f"experiments.record_states: error: {e}") from None
     policy = params = dist = None
     if args.policy is not None:
         try:
@@ -57,4 +68,6 @@ def main(args: Args):
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    from experiments.common import run_cli
+
+    run_cli("experiments.record_states", main, lambda argv: tyro.cli(Args, args=argv))

@@ -10,7 +10,9 @@ flag. With ``--cpu-devices D``, each process simulates D CPU devices, and the gl
 Each output line is prefixed with ``[p<i>]``. The launcher ends with the first non-zero exit status among the
 processes, or 0 when all succeed. If a process fails, the others normally stop by themselves: see
 ``jaxdistill.run.distributed`` for how. A process still running ``--grace`` seconds later is killed, and the
-launcher says so.
+launcher says so. SIGINT and SIGTERM are passed to every process (a study stops them all after the chunk it is
+in); the processes get the same ``--grace`` seconds, and the launcher then exits with ``128 + signal`` and names
+how each process ended. A command that cannot be started ends the launcher with 127 (126: not executable).
 
 On a cluster, the scheduler starts the processes instead: run each with ``--distributed`` (the README's
 "Devices and several processes" section has SLURM and TPU-pod recipes). On one machine with several GPUs,
@@ -91,48 +93,78 @@ def launch(command: list[str], processes: int, cpu_devices: int | None = None, g
             out.flush()
 
     children, relays = [], []
+
+    def stop_all(how: str) -> None:
+        for i, child in enumerate(children):
+            if child.poll() is None:
+                say(f"process {i} {how}: killing it")
+                child.kill()
+
     for i in range(processes):
-        child = subprocess.Popen(command, env=process_env(i, processes, port, cpu_devices, join_timeout_s,
-                                                          heartbeat_timeout_s),
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        try:
+            child = subprocess.Popen(command, env=process_env(i, processes, port, cpu_devices, join_timeout_s,
+                                                              heartbeat_timeout_s),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        except OSError as e:  # no such program, not executable: nothing of the group can run
+            say(f"error: cannot start {command[0]!r}: {e.strerror or e}")
+            stop_all("was started before the failure")
+            for child in children:
+                child.wait()
+            return 127 if isinstance(e, FileNotFoundError) else 126
         children.append(child)
         say(f"process {i} of {processes}: pid {child.pid}")
         relay = threading.Thread(target=_relay, args=(child.stdout, f"[p{i}]", out, lock), daemon=True)
         relay.start()
         relays.append(relay)
 
+    signalled: list[int] = []  # the stop signals received, in order
+
     def forward(signum, _frame):  # Ctrl-C or a scheduler's SIGTERM reaches every process
+        signalled.append(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    status, failed_at = 0, None
+    status, deadline, why = 0, None, ""  # after a failure or a stop signal, the others get grace_s to stop
+    exits: dict[int, int] = {}
+    killed: list[int] = []
     try:
-        reported = set()
         while True:
+            if signalled and why != "after the stop signal":
+                deadline, why = time.monotonic() + grace_s, "after the stop signal"
+                say(f"{signal.Signals(signalled[0]).name} received: passed to every process; waiting up to "
+                    f"{grace_s:.0f} s for them to stop")
             for i, child in enumerate(children):
                 code = child.poll()
-                if code is not None and i not in reported:
-                    reported.add(i)
+                if code is not None and i not in exits:
+                    exits[i] = code
                     say(f"process {i} exited with {describe_exit(code)}")
-                    if code != 0 and failed_at is None:
-                        status, failed_at = (code if code > 0 else 128 - code), time.monotonic()
+                    if code != 0 and deadline is None:
+                        status, deadline, why = (code if code > 0 else 128 - code), time.monotonic() + grace_s, \
+                            "after the failure"
                         say(f"process {i} failed; waiting up to {grace_s:.0f} s for the others to stop")
-            if len(reported) == len(children):
+            if len(exits) == len(children):
                 break
-            if failed_at is not None and time.monotonic() - failed_at > grace_s:
+            if deadline is not None and time.monotonic() > deadline:
                 for i, child in enumerate(children):
                     if child.poll() is None:
-                        say(f"process {i} still runs {grace_s:.0f} s after the failure: killing it")
+                        say(f"process {i} still runs {grace_s:.0f} s {why}: killing it")
                         child.kill()
-                failed_at = float("inf")  # kill once; the loop reports the exits
+                        killed.append(i)
+                deadline = float("inf")  # kill once; the loop reports the exits
             time.sleep(0.1)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         for relay in relays:
             relay.join(timeout=5)
+    if signalled:  # stopped on request: never "succeeded", whatever the processes' own statuses
+        status = 128 + signalled[0]
+        how = ", ".join(f"process {i} {'killed' if i in killed else describe_exit(code)}" for i, code in
+                        sorted(exits.items()))
+        say(f"stopped by {signal.Signals(signalled[0]).name}: {how} (exit status {status})")
+        return status
     say("all processes succeeded" if status == 0 else f"failed (exit status {status})")
     return status
 
@@ -160,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no command after --")
     if args.processes < 1 or (args.cpu_devices is not None and args.cpu_devices < 1):
         parser.error("--processes and --cpu-devices must be >= 1")
+    if not 0 <= args.grace < float("inf"):
+        parser.error(f"--grace must be a finite number of seconds >= 0 (got {args.grace})")
     return launch(command, args.processes, args.cpu_devices, args.grace, args.join_timeout, args.heartbeat_timeout)
 
 

@@ -8,6 +8,9 @@
 3. ``from_main`` with a failing load, which must raise the same SystemExit on every process.
 
 Prints one ``RESULT {json}`` line: the rows every process got, and how many writes each process made.
+
+``python tests/multiprocess_check.py OUT --then-stop``: after the RESULT line, the same sweep again with an endless
+budget, through the CLI's entry point, for the test to stop with SIGTERM (its programs are compiled by then).
 """
 
 import json
@@ -22,6 +25,7 @@ from jaxdistill.distill import dataset as dataset_io
 from jaxdistill.run import distributed, metrics
 
 out = Path(sys.argv[1])
+then_stop = "--then-stop" in sys.argv[2:]
 ROOT = Path(__file__).resolve().parents[1]
 writes = {"save_dataset": 0, "write_rows": 0, "savez": 0}
 
@@ -64,3 +68,11 @@ print("RESULT " + json.dumps({
     "first": [{k: r[k] for k in ("k", "seed", "meta_epochs", "learners", "mean", "std", "resumed")} for r in first],
     "rows": [{k: r[k] for k in ("k", "seed", "meta_epochs", "learners", "mean", "std", "resumed")} for r in rows],
     "writes": writes, "shared_error": shared_error}), flush=True)
+
+if then_stop:
+    from experiments.common import run_cli
+
+    endless = [*sweep[:-1], str(out / "stopped")]
+    endless[endless.index("--meta-epochs") + 1] = "1000000"
+    distributed.log("STOP PHASE")
+    run_cli("experiments.kmin_sweep", kmin_sweep.main, lambda argv: tyro.cli(kmin_sweep.Args, args=argv), endless)

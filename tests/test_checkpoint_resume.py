@@ -1,5 +1,6 @@
 import functools
 
+import jax
 import numpy as np
 import pytest
 
@@ -7,8 +8,9 @@ from jaxdistill.distill.ppmo import make_ppmo
 from jaxdistill.envs import make
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
 from jaxdistill.run.driver import make_trainer
+from jaxdistill.run.errors import DiskFullError, NonFiniteError, ResumeError, RunDirError, RunInterrupted
 from jaxdistill.run.loop import train_loop
-from tests.conftest import tree_equal
+from tests.conftest import replace, tree_equal
 
 
 @functools.lru_cache
@@ -45,19 +47,116 @@ def test_resumed_run_ends_with_the_same_state_as_an_uninterrupted_one(tiny_ppmo_
     np.testing.assert_allclose([r["kshot_mean"] for r in resumed.rows], [r["kshot_mean"] for r in full.rows])
 
 
-def test_resume_refuses_a_different_configuration(tiny_ppmo_config, tmp_path):
+def test_resume_refuses_a_different_configuration_before_reading_the_checkpoint(tiny_ppmo_config, tmp_path):
     _run(tiny_ppmo_config, tmp_path / "r", stop_after=2)
-    trainer, evaluate = _functions(tiny_ppmo_config)
-    with pytest.raises(ValueError, match="configuration differs"):
+    # k = 3: the checkpoint's arrays have other shapes; the settings are compared first and named.
+    trainer, evaluate = _functions(replace(tiny_ppmo_config, k=3))
+    with pytest.raises(ResumeError, match=r"cannot resume .*: the configuration differs from the checkpoint's: "
+                                          r"k: saved 2, now 3$"):
         train_loop(
-            trainer=trainer, evaluate_fn=evaluate, total_iterations=8, chunk=2, env_steps_per_iteration=1, run_dir=tmp_path / "r", seed=3,
-            config={"k": 5}, progress=False, tensorboard=False, resume=True,
+            trainer=trainer, evaluate_fn=evaluate, total_iterations=8, chunk=2, env_steps_per_iteration=1,
+            run_dir=tmp_path / "r", seed=3, config={"k": 3}, progress=False, tensorboard=False, resume=True,
         )
 
 
+def test_a_reused_run_directory_is_refused_unless_resumed_or_overwritten(tmp_path):
+    run_dir = tmp_path / "r"
+    _toy_run(_toy_trainer(), run_dir, stop_after=4)
+    with pytest.raises(RunDirError, match=r"holds another run \(checkpoints up to iteration 4\): pass --resume"):
+        _toy_run(_toy_trainer(), run_dir)
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["4"]  # nothing touched
+    # --overwrite: the old run's checkpoints and metrics are gone before the new run writes its own.
+    fresh = _toy_run(_toy_trainer(), run_dir, stop_after=2, overwrite=True)
+    assert int(fresh.state.iteration) == 2
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["2"]
+    assert [line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]] == ["2"]
+    with pytest.raises(RunDirError, match="give one of them"):
+        _toy_run(_toy_trainer(), run_dir, resume=True, overwrite=True)
+    assert int(_toy_run(_toy_trainer(), run_dir, resume=True).state.iteration) == 8
+
+
+def test_a_budget_runs_exactly_with_a_shorter_last_chunk(tmp_path):
+    result = _toy_run(_toy_trainer(), tmp_path / "r", total_iterations=5)
+    assert result.finished and int(result.state.iteration) == 5
+    assert [r["step"] for r in result.rows] == [2, 4, 5]
+    np.testing.assert_array_equal(result.state.agent, [32.0, 32.0, 32.0])  # 5 doublings, not 6
+
+
+def _toy_trainer(nan_from: int | None = None, size: int = 3):
+    """A trainer without environment whose state doubles every iteration (NaN from iteration ``nan_from``)."""
+    import jax.numpy as jnp
+
+    from jaxdistill.run.driver import ScanTrainer, TrainState
+
+    def init(key):
+        return TrainState(jnp.ones(size), (), key, jnp.zeros((), jnp.int32))
+
+    def step(state):
+        x = state.agent * 2.0
+        if nan_from is not None:
+            x = jnp.where(state.iteration + 1 >= nan_from, jnp.nan, x)
+        return TrainState(x, (), state.key, state.iteration + 1), {"x": x.mean()}
+
+    return ScanTrainer(init, step, 2)
+
+
+def _toy_run(trainer, run_dir, total_iterations=8, **kw):
+    return train_loop(trainer=trainer, evaluate_fn=None, total_iterations=total_iterations, chunk=2,
+                      env_steps_per_iteration=0,
+                      run_dir=run_dir, seed=0, config={}, progress=False, tensorboard=False, **kw)
+
+
+def test_a_run_that_goes_non_finite_stops_at_its_last_good_checkpoint(tmp_path):
+    from jaxdistill.run.checkpoint import Checkpointer
+
+    with pytest.raises(NonFiniteError, match=r"non-finite \(NaN or inf\) between iteration 2 and 4; .*The last good "
+                                             r"state, iteration 2, is checkpointed in .*checkpoints/2"):
+        _toy_run(_toy_trainer(nan_from=3), tmp_path / "r")
+    ckpt = Checkpointer(tmp_path / "r" / "checkpoints")
+    assert ckpt.latest_step() == 2
+    state, meta = ckpt.restore(_toy_trainer().init(jax.random.PRNGKey(0)))
+    ckpt.close()
+    np.testing.assert_array_equal(state.agent, [4.0, 4.0, 4.0])
+    assert not meta["finished"]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_checkpoint(tmp_path, monkeypatch, capsys):
+    """A write that fails with ENOSPC inside the checkpoint library, after it made its temporary directory."""
+    import errno
+
+    import orbax.checkpoint as ocp
+
+    from experiments.common import run_cli
+
+    def full_disk(self, step, *args, **kwargs):
+        (tmp_path / "r" / "checkpoints" / f"{step}.orbax-checkpoint-tmp-1").mkdir(parents=True)
+        raise RuntimeError("tensorstore write failed") from OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full_disk)
+    with pytest.raises(DiskFullError):
+        _toy_run(_toy_trainer(), tmp_path / "r", checkpoint_interval_s=0)
+    assert not list((tmp_path / "r" / "checkpoints").glob("*tmp*"))
+    with pytest.raises(SystemExit) as stop:
+        run_cli("experiments.toy", lambda args: _toy_run(_toy_trainer(), tmp_path / "r2", checkpoint_interval_s=0),
+                lambda argv: None, [])
+    assert stop.value.code == ("experiments.toy: error: no space left on device writing "
+                               f"{(tmp_path / 'r2' / 'checkpoints').absolute()}")
+    # Any other write (a CSV, a plot): the same one line, with the file when the error names it.
+    def fails(args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "metrics.csv"))
+
+    with pytest.raises(SystemExit) as stop:
+        run_cli("experiments.toy", fails, lambda argv: None, [])
+    assert stop.value.code == f"experiments.toy: error: no space left on device writing {tmp_path / 'metrics.csv'}"
+
+
 @pytest.mark.timeout(300)
-def test_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_dataset(tmp_path):
+def test_cli_runs_killed_or_stopped_resume_to_the_uninterrupted_dataset(tmp_path):
+    """Three CLI runs side by side: uninterrupted; SIGKILLed (a crash: resumed from its periodic checkpoint); and
+    SIGTERMed (a polite stop: it checkpoints, skips the final evaluation, exits 143 and prints the command that
+    continues it). Both continuations end with the uninterrupted run's dataset, byte for byte."""
     import os
+    import shlex
     import signal
     import subprocess
     import sys
@@ -72,30 +171,80 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_dataset(tmp_pa
     def cli(run_dir, *extra):
         return [sys.executable, "-m", "experiments.cartpole", *tiny, "--run-dir", str(run_dir), *extra]
 
-    subprocess.run(cli(tmp_path / "full"), cwd=root, check=True, capture_output=True, timeout=240)
-
-    killed_dir = tmp_path / "killed"
-    proc = subprocess.Popen(cli(killed_dir), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpts = killed_dir / "checkpoints"
+    full = subprocess.Popen(cli(tmp_path / "full"), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    # The others start once the first has compiled (its first checkpoint): they load its evaluation programs from
+    # the persistent compilation cache (the training chunk, with its progress callback, is never cached).
     deadline = time.monotonic() + 200
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir()):
-            break
+    first = tmp_path / "full" / "checkpoints"
+    while full.poll() is None and time.monotonic() < deadline and not (
+            first.is_dir() and any(p.name.isdigit() for p in first.iterdir())):
         time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    steps = [int(p.name) for p in ckpts.iterdir() if p.name.isdigit()]
-    assert steps and max(steps) < 100  # really killed mid-run
-    assert not (killed_dir / "dataset").exists()
+    stopped = {}
+    for name in ("killed", "termed"):
+        stopped[name] = subprocess.Popen(cli(tmp_path / name), cwd=root, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 200
+    pending = {"killed": signal.SIGKILL, "termed": signal.SIGTERM}
+    while pending and time.monotonic() < deadline:
+        for name, sig in list(pending.items()):
+            ckpts = tmp_path / name / "checkpoints"
+            if ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir()):
+                assert stopped[name].poll() is None, f"the {name} run ended before it could be stopped"
+                os.kill(stopped[name].pid, sig)
+                del pending[name]
+        time.sleep(0.05)
+    assert not pending
+    _, killed_err = stopped["killed"].communicate(timeout=60)
+    termed_out, termed_err = stopped["termed"].communicate(timeout=60)
+    assert stopped["killed"].returncode == -signal.SIGKILL
+    assert stopped["termed"].returncode == 143, termed_err[-2000:]
+    assert "Traceback" not in termed_err and "k-shot return over" not in termed_out  # no final evaluation
+    for name in ("killed", "termed"):
+        steps = [int(p.name) for p in (tmp_path / name / "checkpoints").iterdir() if p.name.isdigit()]
+        assert steps and max(steps) < 100, name  # really stopped mid-run
+        assert not (tmp_path / name / "dataset").exists(), name
+    assert "experiments.cartpole: stopped by SIGTERM: " in termed_err
+    command = termed_err.split("experiments.cartpole: to continue: ", 1)[1].splitlines()[0]
+    assert command == shlex.join(["python", "-m", "experiments.cartpole", *tiny, "--run-dir", str(tmp_path / "termed"),
+                                  "--resume"])
 
-    out = subprocess.run(cli(killed_dir, "--resume"), cwd=root, check=True, capture_output=True, text=True,
-                         timeout=240)
-    assert "resumed" in out.stderr
-    full = np.load(tmp_path / "full" / "dataset" / "dataset.npz")
-    resumed = np.load(killed_dir / "dataset" / "dataset.npz")
-    for name in ("x", "y", "inner_lr"):
-        np.testing.assert_array_equal(full[name], resumed[name])
+    resumed = {"killed": subprocess.Popen(cli(tmp_path / "killed", "--resume"), cwd=root, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True),
+               "termed": subprocess.Popen([sys.executable, *shlex.split(command)[1:]], cwd=root,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)}
+    assert full.wait(timeout=240) == 0, full.stderr.read()[-2000:]
+    reference = np.load(tmp_path / "full" / "dataset" / "dataset.npz")
+    for name, proc in resumed.items():
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0 and "resumed" in err, err[-2000:]
+        got = np.load(tmp_path / name / "dataset" / "dataset.npz")
+        for array in ("x", "y", "inner_lr"):
+            np.testing.assert_array_equal(reference[array], got[array], err_msg=f"{name}: {array}")
+
+
+def test_a_real_full_disk_stops_the_cli_in_one_line(tmp_path, capfd):
+    """A 128 KiB tmpfs and a 400 KB state: the first checkpoint cannot be written (root only: it mounts)."""
+    import os
+    import subprocess
+
+    from experiments.common import run_cli
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root (the mocked write above covers the rest)")
+    try:
+        with pytest.raises(SystemExit) as stop:
+            run_cli("experiments.toy", lambda args: _toy_run(_toy_trainer(size=100_000), disk / "r",
+                                                             checkpoint_interval_s=0), lambda argv: None, [])
+        err = capfd.readouterr().err
+        assert stop.value.code == f"experiments.toy: error: no space left on device writing {disk / 'r' / 'checkpoints'}"
+        assert "Traceback" not in err and len(err.splitlines()) <= 2, err[-3000:]  # the library's own logs stay quiet
+        assert not list((disk / "r" / "checkpoints").glob("*tmp*"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_sigterm_stops_within_a_chunk_and_keeps_the_last_finished_one(tiny_ppmo_config, tmp_path):
@@ -117,11 +266,16 @@ def test_sigterm_stops_within_a_chunk_and_keeps_the_last_finished_one(tiny_ppmo_
         timer[-1].start()
 
     t0 = time.perf_counter()
-    result = train_loop(trainer=trainer, evaluate_fn=lambda k, s: jnp.zeros(1), total_iterations=6000, chunk=3000,
-                        env_steps_per_iteration=1, run_dir=tmp_path / "r", seed=0, config={}, progress=False,
-                        tensorboard=False, on_chunk=after_first_chunk)
-    assert not result.finished and int(result.state.iteration) == 3000
-    assert (tmp_path / "r" / "checkpoints" / "3000").is_dir()
-    second_chunk = time.perf_counter() - t0 - result.wall_time
-    assert second_chunk < 0.5 * result.wall_time  # the aborted chunk did not run to its end
+    with pytest.raises(RunInterrupted) as stopped:
+        train_loop(trainer=trainer, evaluate_fn=lambda k, s: jnp.zeros(1), total_iterations=6000, chunk=3000,
+                   env_steps_per_iteration=1, run_dir=tmp_path / "r", seed=0, config={}, progress=False,
+                   tensorboard=False, on_chunk=after_first_chunk)
+    elapsed = time.perf_counter() - t0
+    assert stopped.value.signum == signal.SIGTERM and stopped.value.exit_status == 143
+    assert "interrupted at iteration 3000 of 6000" in str(stopped.value)
+    steps = sorted(int(p.name) for p in (tmp_path / "r" / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps == [3000]
+    rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
+    first_chunk = float(rows[1].split(",")[rows[0].split(",").index("wall_time")])
+    assert elapsed - first_chunk < 0.5 * first_chunk + 5  # the aborted chunk did not run to its end
     assert signal.getsignal(signal.SIGTERM) is not None and trainer.should_stop is None

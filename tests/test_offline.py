@@ -303,14 +303,16 @@ def test_procgen_plays_the_levels_its_id_names_and_unseen_levels_are_disjoint():
 
 
 def test_an_interrupted_distillation_is_never_saved_or_evaluated(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
     from jaxdistill.offline import pipeline
+    from jaxdistill.run.errors import RunInterrupted
 
     data = OfflineData(VEC_SPEC, _episodes(np.random.default_rng(5), [6, 6], VEC_SPEC))
-    stopped = SimpleNamespace(finished=False, state=SimpleNamespace(iteration=7))
-    monkeypatch.setattr(pipeline, "train_loop", lambda **kw: stopped)
+
+    def stopped(**kw):
+        raise RunInterrupted("interrupted at iteration 7 of 10", run_dir=kw["run_dir"])
+
+    monkeypatch.setattr(pipeline, "train_loop", stopped)
     config = pipeline.StudyConfig(gm=GMConfig(k=3, epochs=10))
-    with pytest.raises(pipeline.DistillationInterrupted, match="interrupted at epoch 7; run the same command with --resume"):
+    with pytest.raises(RunInterrupted, match="interrupted at iteration 7 of 10"):
         pipeline.run_distill(tmp_path, data, SPEC, config, 0, resume=False, progress=False)
     assert not (tmp_path / "distill" / "dataset").exists()

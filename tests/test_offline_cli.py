@@ -107,20 +107,27 @@ def test_bad_study_arguments_are_rejected(argv, message, tmp_path):
 
 
 def test_an_interrupted_expert_stops_the_study_and_is_resumed_not_used(tmp_path, monkeypatch):
+    import signal
+
     import jaxdistill.run.harness as harness
+    from experiments.common import run_cli
+    from jaxdistill.run.errors import RunInterrupted
 
     calls = []
 
     def interrupted_ppo(env, config, run, **kw):
         calls.append(run.resume)
         (run.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        return {"finished": False, "updates": 3}
+        raise RunInterrupted(f"{run.run_dir} was interrupted at iteration 3 of 10", signal.SIGTERM,
+                             run_dir=run.run_dir)
 
     monkeypatch.setattr(harness, "run_ppo", interrupted_ppo)
     argv = ["--env", "CartPole-v1", "--run-dir", str(tmp_path), "--stage", "expert", "--no-progress"]
-    with pytest.raises(SystemExit, match="interrupted at update 3; run the same command again"):
+    with pytest.raises(SystemExit) as stop:
+        run_cli("experiments.offline", main, parse, argv)
+    assert stop.value.code == 143
+    with pytest.raises(RunInterrupted) as again:
         main(parse(argv))
-    with pytest.raises(SystemExit):
-        main(parse(argv))
+    assert again.value.run_dir == tmp_path  # the study's directory: --resume continues every stage
     assert calls == [False, True]  # the second attempt continues the checkpointed run
     assert not (tmp_path / "expert" / "expert.json").exists()

@@ -150,6 +150,9 @@ def save_dataset(
     if isinstance(obs_norm, ObsNorm):
         arrays["obs_mean"] = np.asarray(obs_norm.mean, np.float32)
         arrays["obs_std"] = np.asarray(obs_norm.std, np.float32)
+    bad = [name for name, a in arrays.items() if not np.all(np.isfinite(a))]
+    if bad:  # load_dataset refuses such a file: never write one
+        raise DatasetFileError(f"refusing to write {directory}: {', '.join(bad)} hold(s) NaN or infinite values")
     np.savez(directory / "dataset.npz", **arrays)
     if encoder_params:
         np.savez(directory / "encoder.npz", **{f"layer{i}_{name}": np.asarray(layer[name], np.float32)
@@ -173,8 +176,32 @@ def save_dataset(
         "jaxdistill_version": _package_version(),
         **(extra or {}),
     }
-    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str, ensure_ascii=False) + "\n")
+    # Strict JSON (no NaN / Infinity tokens): other languages' parsers must read it.
+    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str, ensure_ascii=False,
+                                                        allow_nan=False) + "\n")
     return directory
+
+
+# The metadata fields a reader relies on, with their JSON types (bool is no int here).
+METADATA_TYPES = {"env_id": (str,), "k": (int,), "obs_dim": (int,), "num_actions": (int,), "encoder_layers": (int,),
+                  "obs_shape": (list,), "inner_lr": (int, float), "obs_clip": (int, float), "learner_spec": (dict,),
+                  "environment": (dict,), "inner_training": (dict,), "action_type": (str,)}
+
+
+def check_metadata(metadata, where, required: tuple[str, ...] = ()) -> None:
+    """Refuse metadata that is not a JSON object, lacks a ``required`` field, or holds a field of the wrong type
+    (:class:`DatasetFileError` naming the field, the type it has and the one expected)."""
+    if not isinstance(metadata, dict):
+        raise DatasetFileError(f"{where} must hold a JSON object, not a JSON {type(metadata).__name__}")
+    missing = [key for key in required if key not in metadata]
+    if missing:
+        raise DatasetFileError(f"{where} lacks {', '.join(missing)}")
+    for key, types in METADATA_TYPES.items():
+        value = metadata.get(key)
+        if key in metadata and (isinstance(value, bool) or not isinstance(value, types)):
+            raise DatasetFileError(f"{where}: {key} is {value!r} (a JSON {type(value).__name__}), expected a "
+                                   + " or ".join({"str": "string", "int": "integer", "float": "number", "list": "list",
+                                                  "dict": "object"}[t.__name__] for t in types))
 
 
 def load_dataset(
@@ -209,6 +236,7 @@ def load_dataset(
         metadata = json.loads(meta_path.read_text())
     except json.JSONDecodeError as e:
         raise DatasetFileError(f"{meta_path} is not valid JSON: {e}") from e
+    check_metadata(metadata, meta_path)
 
     missing = {"x", "y", "inner_lr"} - set(arrays)
     if missing:

@@ -288,7 +288,8 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
                 jax.debug.callback(self._tick, state.iteration)  # progress and a prompt stop; numbers unchanged
                 return state, metrics
 
-            self._chunk = jax.jit(lambda state: jax.lax.scan(ticking_epoch, state, None, length=per_chunk))
+            self._chunk = jax.jit(lambda state, length: jax.lax.scan(ticking_epoch, state, None, length=length),
+                                  static_argnums=1)
 
         def _tick(self, iteration) -> None:
             if self.on_iteration is not None:
@@ -300,7 +301,7 @@ def make_gradient_matching(config: GMConfig, spec: LearnerSpec | ConvSpec, dist,
             return GMState(dataset, labels, (optimizer.init(dataset.x), label_optimizer.init(labels)), key,
                            jnp.zeros((), jnp.int32))
 
-        def chunk(self, state):
-            return self._chunk(state)
+        def chunk(self, state, length=None):
+            return self._chunk(state, per_chunk if length is None else length)
 
     return GMTrainer()

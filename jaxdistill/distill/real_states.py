@@ -51,7 +51,13 @@ def load_states(path: str | os.PathLike, obs_shape: tuple[int, ...]) -> jax.Arra
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such states file (write one with python -m experiments.record_states)")
-    states = np.load(path, allow_pickle=False)
+    try:
+        states = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:  # a text file, a pickle, a truncated array, an .npz
+        raise ValueError(f"{path} is not a NumPy .npy array of states ({type(e).__name__}: {e}); write one with "
+                         "python -m experiments.record_states") from None
+    if not isinstance(states, np.ndarray):
+        raise ValueError(f"{path} is an .npz archive, not a .npy array of states")
     if states.ndim < 2 or tuple(states.shape[1:]) != tuple(obs_shape) or len(states) < 1:
         raise ValueError(f"{path}: states of shape {states.shape} do not fit observations of shape {tuple(obs_shape)} "
                          "(expected (N, *obs_shape) with N >= 1)")

@@ -93,7 +93,10 @@ def get_distribution(name: str) -> LearnerDistribution:
     if name in dists:
         return dists[name]
     if name.startswith("L") and "_h" in name:
-        depth, width = name[1:].split("_h")
+        depth, width = name[1:].split("_h", 1)
+        if not (depth.isdigit() and width.isdigit() and int(width) >= 1):
+            raise ValueError(f"learner distribution {name!r}: 'L<depth>_h<width>' takes a depth >= 0 and a width "
+                             ">= 1, both integers (for example L2_h64)")
         return grid_distribution(int(depth), int(width))
     raise ValueError(f"unknown learner distribution {name!r}; known: {sorted(dists)} and 'L<depth>_h<width>'")
 

@@ -134,20 +134,12 @@ def run_bc(run_dir: Path, data: OfflineData, evaluator: Evaluator, config: Study
     return rows
 
 
-class DistillationInterrupted(Exception):
-    """The gradient-matching run stopped before its budget (its checkpoint is kept for ``--resume``)."""
-
-    def __init__(self, epochs: int):
-        super().__init__(f"the distillation was interrupted at epoch {epochs}; run the same command with --resume "
-                         "to continue it")
-        self.epochs = epochs
-
-
 def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyConfig, seed: int, resume: bool,
-                progress: bool = True):
+                progress: bool = True, overwrite: bool = False):
     """The gradient-matching run in ``run_dir/distill``; returns ``(dataset, result dict, initial dataset)``: the
     initial one is the set before matching (real states balanced over the actions), the ablation that tells
-    what the matching itself adds."""
+    what the matching itself adds. A stop signal ends it with
+    :class:`~jaxdistill.run.errors.RunInterrupted` (checkpointed, never saved or evaluated half done)."""
     spec = data.spec
     dist = for_spec(spec)
     x, actions = data.transitions()
@@ -162,10 +154,8 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
     cfg = json.loads(json.dumps({**config_to_dict(config.gm), "student": student_spec.to_dict(), "env_id": spec.env_id}))
     result = train_loop(trainer=trainer, evaluate_fn=None, total_iterations=config.gm.epochs,
                         chunk=config.eval_every, env_steps_per_iteration=0, run_dir=out_dir, seed=seed, config=cfg,
-                        may_change=("epochs",), resume=resume, progress=progress,
-                        desc=f"gradient matching, {spec.env_id}", tensorboard=False)
-    if not result.finished:  # stopped (SIGINT / SIGTERM): its checkpoint waits for --resume; never evaluated half done
-        raise DistillationInterrupted(int(result.state.iteration))
+                        may_change=("epochs",), resume=resume, progress=progress, overwrite=overwrite,
+                        desc=f"gradient matching, {spec.env_id}", tensorboard=False, watch=lambda s: s.dataset)
     final = result.state.dataset
     training = config.synthetic
     save_dataset(out_dir / "dataset", final, env_spec=spec, learner_spec=student_spec, config=cfg,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -13,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdistill.run.errors import DiskFullError, disk_full_path
+
 
 class Checkpointer:
     """Keeps the latest ``max_to_keep`` checkpoints of a pytree state plus a JSON side-car."""
@@ -21,28 +24,55 @@ class Checkpointer:
         self.directory = Path(directory).absolute()
         # A process killed while orbax wrote a checkpoint leaves its temporary directory behind; the
         # finished checkpoints are intact, so the leftover is only clutter that resume would keep.
-        for leftover in self.directory.glob("*.orbax-checkpoint-tmp*") if self.directory.is_dir() else ():
-            shutil.rmtree(leftover, ignore_errors=True)
+        self._remove_leftovers()
         self.interval_seconds = float(interval_seconds)
         self._manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
         )
         self._last_save = time.monotonic()
 
+    def _remove_leftovers(self) -> None:
+        for leftover in self.directory.glob("*.orbax-checkpoint-tmp*") if self.directory.is_dir() else ():
+            shutil.rmtree(leftover, ignore_errors=True)
+
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
     def save(self, step: int, state: Any, meta: dict | None = None) -> None:
+        """Write a checkpoint and wait for it. A failed write leaves no half-written checkpoint behind; a full disk
+        is raised as :class:`~jaxdistill.run.errors.DiskFullError` naming this directory."""
         if self._manager.latest_step() == step:
             return
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta or {})
-            ),
-        )
-        self._manager.wait_until_finished()
+        # The checkpoint library logs every failed write from each of its threads with a traceback (hundreds of
+        # lines for one full disk); the failure reaches the caller as one exception, so its log stays quiet.
+        absl_logger = logging.getLogger("absl")
+        level = absl_logger.level
+        absl_logger.setLevel(logging.CRITICAL)
+        try:
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta or {})
+                ),
+            )
+            self._manager.wait_until_finished()
+        except Exception as e:
+            self._remove_leftovers()
+            if disk_full_path(e) is not None:
+                raise DiskFullError(self.directory) from e
+            raise
+        finally:
+            absl_logger.setLevel(level)
         self._last_save = time.monotonic()
+
+    def restore_meta(self, step: int | None = None) -> dict:
+        """The JSON side-car of a checkpoint (latest step by default) without its state: what a resume checks
+        before it reads arrays whose shapes may not fit."""
+        step = self._manager.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return dict(restored.meta or {})
 
     def maybe_save(self, step: int, state: Any, meta: dict | None = None) -> bool:
         """Save if ``interval_seconds`` have passed since the last save."""
@@ -64,8 +94,10 @@ class Checkpointer:
         return jax.tree_util.tree_map(_placed_like, template, restored.state), dict(restored.meta or {})
 
     def close(self) -> None:
-        self._manager.wait_until_finished()
-        self._manager.close()
+        try:
+            self._manager.wait_until_finished()
+        finally:
+            self._manager.close()
 
 
 def _placed_like(template, restored):
@@ -74,5 +106,16 @@ def _placed_like(template, restored):
     without this every resume recompiled the whole training chunk (10 s for a tiny Brax run, minutes
     for the GPU presets). Sharded (committed) templates keep the restored placement."""
     if isinstance(template, jax.Array) and not getattr(template, "_committed", True):
-        return jnp.asarray(np.asarray(restored))
+        value = jnp.asarray(np.asarray(restored))
+        if getattr(template, "weak_type", False):  # e.g. an environment's step counter: a strong copy is another
+            value = _weakly_typed(value, template.dtype)  # type to jit, so every resume compiled the chunk again
+        return value
     return restored
+
+
+def _weakly_typed(value, dtype):
+    try:
+        from jax._src.lax.lax import _convert_element_type  # the one way to make a weakly typed array
+    except ImportError:  # a later JAX: the resume only compiles once more
+        return value
+    return _convert_element_type(value, dtype, weak_type=True)

@@ -147,6 +147,17 @@ def log(message: str) -> None:
         print(prefix + message, file=sys.stderr, flush=True)
 
 
+def any_process(flag: bool) -> bool:
+    """Whether ``flag`` is true on any process, the same answer on every process (a collective: every process
+    must call it at the same point). A stop signal that reached one process first stops all of them at the same
+    chunk, so none is left waiting in a collective for the others."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(np.asarray(multihost_utils.process_allgather(np.int32(bool(flag))))))
+
+
 def from_main(load):
     """What ``load()`` returns on process 0 (any picklable value: a dataset, its metadata), on every process.
 

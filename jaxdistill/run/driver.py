@@ -82,8 +82,10 @@ def make_train(env: JaxEnv, agent: Agent, num_iterations: int) -> Callable[[jax.
 
 
 class Trainer:
-    """``init(key) -> TrainState`` and ``chunk(state) -> (state, metrics)`` (``per_chunk`` iterations, with
-    the metrics stacked per iteration), both ready to call: the run harness never compiles anything itself.
+    """``init(key) -> TrainState`` and ``chunk(state, length=None) -> (state, metrics)`` (``length``
+    iterations, ``per_chunk`` by default, with the metrics stacked per iteration), both ready to call: the run
+    harness never compiles anything itself. The loop asks for a shorter last chunk when the budget is not a
+    multiple of ``per_chunk``, so a budget runs exactly as asked.
     ``on_iteration(iteration)``, if set, is called after every iteration (from inside the jitted scan
     for in-graph environments), so a progress bar moves while a long chunk runs."""
 
@@ -94,7 +96,7 @@ class Trainer:
 
     def init(self, key: jax.Array) -> TrainState: ...
 
-    def chunk(self, state: TrainState) -> tuple[TrainState, dict]: ...
+    def chunk(self, state: TrainState, length: int | None = None) -> tuple[TrainState, dict]: ...
 
 
 class ScanTrainer(Trainer):
@@ -103,16 +105,20 @@ class ScanTrainer(Trainer):
 
     def __init__(self, init: Callable, step: Callable, per_chunk: int):
         self.init = jax.jit(init)
+        self.per_chunk = per_chunk
 
-        def chunk(state):
+        def chunk(state, length):
             def body(state, _):
                 state, metrics = step(state)
                 jax.debug.callback(self._tick, state.iteration)  # a side effect only: the numbers are unchanged
                 return state, metrics
 
-            return jax.lax.scan(body, state, None, length=per_chunk)
+            return jax.lax.scan(body, state, None, length=length)
 
-        self.chunk = jax.jit(chunk)
+        self._chunk = jax.jit(chunk, static_argnums=1)  # one compiled program per length (the last chunk's)
+
+    def chunk(self, state, length: int | None = None):
+        return self._chunk(state, self.per_chunk if length is None else length)
 
     def _tick(self, it) -> None:
         if self.on_iteration is not None:
@@ -172,9 +178,9 @@ class HostTrainer(Trainer):
         state = TrainState(agent_state, (), key, state.iteration + 1)
         return state, {**jax.device_get(metrics), **episode_metrics(episodes)}
 
-    def chunk(self, state: TrainState):
+    def chunk(self, state: TrainState, length: int | None = None):
         rows = []
-        for _ in range(self.per_chunk):
+        for _ in range(self.per_chunk if length is None else length):
             state, row = self._iteration(state)
             rows.append(row)
             if self.on_iteration is not None:

@@ -47,6 +47,9 @@ class RunOptions:
     """Output directory (each experiment names a default under runs/)."""
     resume: bool = False
     """Continue from the latest checkpoint in --run-dir."""
+    overwrite: bool = False
+    """Delete another run's checkpoints, metrics and outputs in --run-dir and start afresh (without it, or
+    --resume, a run directory that holds another run is refused)."""
     eval_every: int = 25
     """Iterations (PPMO meta-epochs, PPO updates) between evaluations, progress rows and checkpoint chances."""
     eval_learners: int = 1000
@@ -76,7 +79,8 @@ def _loop_options(run: RunOptions, title: str) -> dict:
     """The run options every training loop takes the same way."""
     return {"run_dir": run.run_dir, "seed": run.seed, "target_return": run.target_return,
             "checkpoint_interval_s": run.checkpoint_interval_s, "resume": run.resume, "tensorboard": run.tensorboard,
-            "progress": run.progress, "desc": title, "max_wall_time_s": run.max_wall_time_s}
+            "progress": run.progress, "desc": title, "max_wall_time_s": run.max_wall_time_s,
+            "overwrite": run.overwrite}
 
 
 def _announce(what: str, env, steps_per_iteration: int, iterations: int, run_dir: Path, gpu_sized: bool) -> None:
@@ -158,7 +162,7 @@ def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, ti
         total_iterations=config.meta_epochs, chunk=run.eval_every, env_steps_per_iteration=steps,
         config=config_to_dict(config), may_change=("meta_epochs",),
         **_loop_options(run, title),
-        eta_note=_eta_note(gpu_sized),
+        eta_note=_eta_note(gpu_sized), watch=lambda state: ppmo.artefact(state.agent),
     )
     dataset, encoder, obs_norm = ppmo.artefact(result.state.agent)
     meta_epochs = int(result.state.iteration)
@@ -193,7 +197,7 @@ def run_es(env, config, run: RunOptions, *, learner_label: str, title: str, mesh
         trainer=trainer, evaluate_fn=lambda key, state: evaluate(key, es.artefact(state)),
         total_iterations=config.generations, chunk=run.eval_every, env_steps_per_iteration=es.env_steps_per_generation,
         config=config_to_dict(config), may_change=("generations",),
-        **_loop_options(run, title), env_steps_of=lambda s: s.alive_steps,
+        **_loop_options(run, title), env_steps_of=lambda s: s.alive_steps, watch=es.artefact,
     )
     dataset = es.artefact(result.state)
     generations = int(result.state.iteration)

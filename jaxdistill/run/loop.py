@@ -6,7 +6,8 @@ wall-clock interval. Keys for evaluation are derived apart from the training key
 boundaries are fixed, so a run resumed from a checkpoint ends with exactly the state of an
 uninterrupted run. The loop's jobs are separate pieces: :func:`check_run_dir`,
 :func:`check_resumable`, :class:`Progress` (the bar and the CPU-time estimate) and the signal guard
-(SIGINT / SIGTERM stop a run within an iteration, with a checkpoint of the last finished chunk).
+(SIGINT / SIGTERM stop a run within an iteration, with a checkpoint of the last finished chunk, and raise
+:class:`~jaxdistill.run.errors.RunInterrupted`: an interrupted run is never evaluated or written as if done).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -27,7 +29,11 @@ import jax
 import numpy as np
 
 from jaxdistill.run.checkpoint import Checkpointer
+from jaxdistill.run.errors import NonFiniteError, ResumeError, RunDirError, RunInterrupted
 from jaxdistill.run.metrics import MetricsLogger
+
+__all__ = ["LoopResult", "RunDirError", "ResumeError", "NonFiniteError", "RunInterrupted", "StopSignals",
+           "check_run_dir", "check_resumable", "train_loop", "run_keys"]
 
 
 @dataclasses.dataclass
@@ -35,7 +41,8 @@ class LoopResult:
     state: Any
     rows: list[dict]
     finished: bool
-    """True if the run reached its iteration budget or its target; False if interrupted."""
+    """True if the run reached its iteration budget, its target or its wall-time budget; False if it stopped at
+    ``stop_after`` (an interrupted run raises :class:`RunInterrupted` instead of returning)."""
     reached_target_at: int | None
     wall_time: float
     run_dir: Path
@@ -50,19 +57,55 @@ def run_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1), jax.random.fold_in(root, 2)
 
 
-class RunDirError(ValueError):
-    """The run directory cannot be created or written."""
+# The files and folders a run writes into its directory (the loop, the harness, the plots): what --overwrite
+# removes, and what tells that a directory already holds a run.
+RUN_OUTPUTS = ("checkpoints", "metrics.csv", "tensorboard", "results.json", "results.md", "dataset", "policy",
+               "learning_curve.png", "dataset.png")
 
 
-def check_run_dir(run_dir: str | Path) -> Path:
-    """Create ``run_dir`` and check it is writable, with a one-line error otherwise (before any compile)."""
-    run_dir = Path(run_dir)
+def earlier_run(run_dir: Path) -> str | None:
+    """What of another run ``run_dir`` holds, in words (None: nothing)."""
+    steps = sorted(int(p.name) for p in (run_dir / "checkpoints").glob("*") if p.name.isdigit())
+    if steps:
+        return f"checkpoints up to iteration {steps[-1]}"
+    found = [name for name in RUN_OUTPUTS if (run_dir / name).exists() and name != "checkpoints"]
+    return f"{', '.join(found)} of an earlier run" if found else None
+
+
+def check_writable(directory: Path, what: str) -> Path:
+    """Create ``directory`` and write a file into it, or raise :class:`RunDirError` ("cannot write <what> ...")."""
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-check-"):
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
             pass
     except OSError as e:
-        raise RunDirError(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
+        raise RunDirError(f"cannot write {what} {directory}: {e.strerror or e}") from None
+    return directory
+
+
+def check_run_dir(run_dir: str | Path, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Create ``run_dir`` and check it is writable and free for this run, with a one-line
+    :class:`RunDirError` otherwise (called before any compile). A directory that holds another run's state is
+    refused unless the run resumes it (``resume``) or replaces it (``overwrite``: its run outputs are deleted
+    first), so two runs never mix checkpoints, metrics and datasets."""
+    run_dir = Path(run_dir)
+    if run_dir.absolute() == Path.cwd().absolute():
+        raise RunDirError(f"the run directory is the current directory ({str(run_dir)!r}): give the run a "
+                          "directory of its own")
+    if resume and overwrite:
+        raise RunDirError("--resume continues the run in the directory and --overwrite deletes it: give one of them")
+    check_writable(run_dir, "the run directory")
+    earlier = None if resume else earlier_run(run_dir)
+    if earlier is not None:
+        if not overwrite:
+            raise RunDirError(f"{run_dir} holds another run ({earlier}): pass --resume to continue it, --overwrite "
+                              "to replace it, or choose another --run-dir")
+        for name in RUN_OUTPUTS:
+            target = run_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
     return run_dir
 
 
@@ -72,26 +115,35 @@ def check_resumable(saved: dict, config: dict, may_change: tuple[str, ...] = ())
     changed = {k: (saved.get(k), v) for k, v in config.items()
                if k in saved and saved[k] != v and k not in may_change}
     if changed:
-        raise ValueError("the configuration differs from the checkpoint's: "
-                         + ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items()))
+        raise ResumeError("the configuration differs from the checkpoint's: "
+                          + ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items()))
 
 
 class Interrupted(Exception):
     """Raised by a trainer (from inside a chunk) once the run has been asked to stop."""
 
 
-class _SignalGuard:
-    """SIGINT and SIGTERM ask the run to stop instead of killing it: the trainer checks ``requested`` after
-    every iteration (in the graph through its debug callback), so a long chunk stops within an iteration
-    and the run checkpoints the state of the last finished chunk. A second SIGINT stops at once."""
+class StopSignals:
+    """SIGINT and SIGTERM ask the run to stop instead of killing it (a context manager; the previous handlers come
+    back on exit). ``signum`` is the first signal received (None: none). A trainer checks it after every
+    iteration (in the graph through its debug callback), so a long chunk stops within an iteration and the run
+    checkpoints the state of the last finished chunk. A second SIGINT stops at once.
+
+    Installing it also replaces the SIGTERM handler JAX's distributed runtime registers (which only logs the
+    signal, for preemption syncing): a scheduler's or the launcher's SIGTERM then stops a study as it stops a run."""
 
     def __init__(self):
-        self.requested = False
+        self.signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
 
     def _handle(self, signum, frame):
-        if self.requested and signum == signal.SIGINT:
+        if self.signum is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.requested = True
+        if self.signum is None:
+            self.signum = signum
 
     @staticmethod
     def _quiet(record: logging.LogRecord) -> bool:
@@ -107,6 +159,18 @@ class _SignalGuard:
         for s, handler in self._old.items():
             signal.signal(s, handler)
         logging.getLogger("jax._src.debugging").removeFilter(self._quiet)
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    leaves = [jax.numpy.all(jax.numpy.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
+              if jax.numpy.issubdtype(jax.numpy.result_type(x), jax.numpy.inexact)]
+    return jax.numpy.all(jax.numpy.stack(leaves)) if leaves else jax.numpy.asarray(True)
+
+
+def all_finite(tree) -> bool:
+    """Whether every floating-point leaf of ``tree`` is free of NaN and infinity."""
+    return bool(_all_finite(tree))
 
 
 def _call_interruptibly(fn, *args):
@@ -199,6 +263,8 @@ def train_loop(
     eta_note: str | None = None,
     env_steps_of: Callable[[Any], float] | None = None,
     max_wall_time_s: float | None = None,
+    overwrite: bool = False,
+    watch: Callable[[Any], Any] | None = None,
 ) -> LoopResult:
     """Run ``trainer.chunk`` until ``total_iterations`` or until an evaluation reaches ``target_return``.
 
@@ -212,8 +278,14 @@ def train_loop(
     counts the environment steps so far instead of ``iteration x env_steps_per_iteration`` (a trainer whose
     iterations take varying numbers of steps, such as ES's full episodes). ``max_wall_time_s`` ends the run
     (as finished) after the first chunk that brings its wall time, evaluations included, to that budget.
+
+    The budget runs exactly: the last chunk is shorter when ``total_iterations`` is not a multiple of ``chunk``.
+    A directory holding another run is refused unless ``resume`` or ``overwrite`` (:func:`check_run_dir`).
+    After every chunk the floating-point leaves of ``watch(state)`` (default: the whole state) must be finite;
+    otherwise the run stops with :class:`NonFiniteError` and its checkpoint holds the last finite chunk.
+    SIGINT / SIGTERM end the run with :class:`RunInterrupted` once the last finished chunk is checkpointed.
     """
-    run_dir = check_run_dir(run_dir)
+    run_dir = check_run_dir(run_dir, resume=resume, overwrite=overwrite)
     train_key, eval_root, _ = run_keys(seed)
     ckpt = Checkpointer(run_dir / "checkpoints", interval_seconds=checkpoint_interval_s)
 
@@ -224,12 +296,19 @@ def train_loop(
         if ckpt.latest_step() is None:
             print(f"[jaxdistill] --resume: no checkpoint in {ckpt.directory}; starting fresh", file=sys.stderr)
         else:
-            state, meta = ckpt.restore(state)
+            # The configuration is compared before any array is read: a checkpoint of another k or network has
+            # other shapes, and the checkpoint library's own error for that is a page of tracebacks.
             try:
-                check_resumable(meta.get("config", {}), config, may_change)
-            except ValueError as e:
+                check_resumable(ckpt.restore_meta().get("config", {}), config, may_change)
+                state, meta = ckpt.restore(state)
+            except ResumeError as e:
                 ckpt.close()
-                raise ValueError(f"cannot resume {run_dir}: {e}") from None
+                raise ResumeError(f"cannot resume {run_dir}: {e}") from None
+            except Exception as e:  # noqa: BLE001 - a checkpoint that does not fit, whatever the library says
+                ckpt.close()
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+                raise ResumeError(f"cannot resume {run_dir}: its checkpoint does not fit this run's state ({first})"
+                                  ) from None
             resume_step = int(state.iteration)
             print(f"[jaxdistill] resumed {run_dir} at iteration {resume_step}", file=sys.stderr)
     # A fresh run starts a fresh CSV; a resumed one keeps the rows up to the checkpoint.
@@ -238,34 +317,42 @@ def train_loop(
     def checkpoint_meta():
         return {**meta, "config": config, "iteration": int(state.iteration)}
 
-    guard = _SignalGuard().__enter__()
+    guard = StopSignals().__enter__()
     trainer.should_stop = lambda: guard.requested
+    watch = watch or (lambda s: s)
     start = time.perf_counter() - float(meta.get("wall_time", 0.0))
     it = int(state.iteration)
     # A run that finished its budget goes on when resumed with a larger one.
     finished = bool(meta.get("finished", False)) and (it >= total_iterations or meta.get("reached_target_at") is not None)
     bar = Progress(total_iterations, it, desc, env_steps_per_iteration, progress, eta_note)
     trainer.on_iteration = bar.iteration
+    interrupted = False
     try:
         while not finished and it < total_iterations:
             if stop_after is not None and it >= stop_after:
                 break
+            length = min(chunk, total_iterations - it)  # the last chunk is shorter: the budget runs exactly
             t0 = time.perf_counter()
             steps_before = None if env_steps_of is None else float(env_steps_of(state))
             try:
-                new_state, metrics = _call_interruptibly(trainer.chunk, state)
+                new_state, metrics = _call_interruptibly(trainer.chunk, state, length)
                 metrics = jax.device_get(metrics)
             except Exception as e:  # the trainer stopped the chunk: keep the last finished chunk's state
                 if guard.requested:
                     raise Interrupted from e
                 raise
+            if not all_finite(watch(new_state)):
+                raise NonFiniteError(
+                    f"the run went non-finite (NaN or inf) between iteration {it} and {int(new_state.iteration)}; "
+                    f"stopped without writing a dataset. The last good state, iteration {it}, is checkpointed in "
+                    f"{ckpt.directory / str(it)} (lower the learning rates, or inspect it with --resume)")
             state = new_state
             it = int(state.iteration)
             if evaluate_fn is not None:
                 returns = np.asarray(evaluate_fn(jax.random.fold_in(eval_root, it), state))
                 elapsed = time.perf_counter() - t0
                 finite = np.isfinite(metrics["episode_return"])
-                steps_done = chunk * env_steps_per_iteration
+                steps_done = length * env_steps_per_iteration
                 if env_steps_of is not None:
                     steps_done = float(env_steps_of(state)) - steps_before
                 row = {
@@ -278,7 +365,8 @@ def train_loop(
                     "wall_time": time.perf_counter() - start,
                 }
             else:  # no environment in the loop: the trainer's metrics and the time
-                row = {"wall_time": time.perf_counter() - start, "seconds_per_iteration": (time.perf_counter() - t0) / chunk}
+                row = {"wall_time": time.perf_counter() - start,
+                       "seconds_per_iteration": (time.perf_counter() - t0) / length}
             row.update({k: float(np.mean(v)) for k, v in metrics.items()
                         if k not in ("episode_return", "episodes", "episode_length")})
             logger.log(it, row)
@@ -299,6 +387,7 @@ def train_loop(
             if guard.requested:
                 raise Interrupted
     except (KeyboardInterrupt, Interrupted):
+        interrupted = True
         print(f"\n[jaxdistill] interrupted at iteration {int(state.iteration)}; checkpointing to {ckpt.directory}",
               file=sys.stderr)
     finally:
@@ -306,9 +395,16 @@ def train_loop(
         trainer.on_iteration = trainer.should_stop = None
         bar.close()
         meta["finished"] = finished
-        ckpt.save(int(state.iteration), state, checkpoint_meta())
-        ckpt.close()
-        logger.close()
+        try:
+            ckpt.save(int(state.iteration), state, checkpoint_meta())
+        finally:
+            try:
+                ckpt.close()
+            finally:
+                logger.close()
+    if interrupted:
+        raise RunInterrupted(f"{run_dir} was interrupted at iteration {int(state.iteration)} of {total_iterations}; "
+                             f"its checkpoint is in {ckpt.directory}", guard.signum or signal.SIGINT, run_dir=run_dir)
     return LoopResult(
         state=state,
         rows=logger.rows,
