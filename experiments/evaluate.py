@@ -35,13 +35,7 @@ class Args:
 def main(args: Args) -> list[dict]:
     import jax
 
-    from jaxdistill.distill.dataset import (
-        DatasetFileError,
-        check_metadata,
-        load_dataset,
-        load_encoder,
-        load_obs_norm,
-    )
+    from jaxdistill.distill.dataset import DatasetFileError, load_dataset, load_encoder, load_obs_norm
     from jaxdistill.distill.inner import InnerTraining
     from jaxdistill.envs import make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
@@ -51,9 +45,7 @@ def main(args: Args) -> list[dict]:
     if args.learners < 1:
         raise SystemExit(f"{PROG}: error: --learners must be >= 1 (got {args.learners})")
     try:
-        _, metadata = load_dataset(args.dataset)
-        check_metadata(metadata, Path(args.dataset) / "metadata.json" if Path(args.dataset).is_dir()
-                       else Path(args.dataset).parent / "metadata.json", required=("env_id", "learner_spec"))
+        _, metadata = load_dataset(args.dataset, require=("env_id", "learner_spec"))
         env = make(metadata["env_id"])
         dataset, _ = load_dataset(args.dataset, expect_obs_shape=env.spec.obs_shape,
                                   expect_num_actions=env.spec.num_actions, expect_continuous=not env.spec.discrete)

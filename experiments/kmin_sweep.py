@@ -78,6 +78,8 @@ def resolve_k(label: str, n_dims: int) -> int:
 
 def validate(args: Args) -> list[tuple[int, str, int]]:
     """The sweep's (N, k label, k) plan, or one line naming every bad argument (before any work)."""
+    import math
+
     from experiments.common import fail, problems
 
     errors = []
@@ -90,8 +92,6 @@ def validate(args: Args) -> list[tuple[int, str, int]]:
     for name in ("chunk", "chunk_learners", "learners"):
         if getattr(args, name) < 1:
             errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    import math
-
     if not math.isfinite(args.target_return):
         errors.append(f"--target-return must be a finite number (got {args.target_return})")
     errors += problems(PPMOConfig(num_learners=args.num_learners, num_envs=args.num_envs, num_steps=args.num_steps,

@@ -136,100 +136,89 @@ def main(args: Args) -> list[dict]:
 
     check_out_dir(args.out_dir, PROG)
 
+    import jax
     import numpy as np
 
+    from jaxdistill.distill.dataset import DatasetFileError, load_dataset
+    from jaxdistill.envs import cartpole_id, make
+    from jaxdistill.eval.kshot import make_kshot_evaluate
+    from jaxdistill.nets.learners import padded_learners
+    from jaxdistill.run import distributed
+    from jaxdistill.run.errors import RunInterrupted
     from jaxdistill.run.loop import StopSignals
-    from jaxdistill.run.sharding import is_main_process, population_mesh
+    from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
 
     # Every cell's learners are split over every device of every process (padded to a multiple of the device
     # count, the padding dropped), so the returns do not depend on how many devices or processes there are.
     mesh = population_mesh()
     rows, returns_of = [], {}
-    stop = StopSignals().__enter__()  # SIGINT / SIGTERM stop every process between two cells
-    try:
+    with StopSignals() as stop:  # SIGINT / SIGTERM stop every process between two cells
         for n_dims, k_label, k in cells:
-            table_cell(args, n_dims, k_label, k, mesh, rows, returns_of, stop)
-    finally:
-        stop.__exit__()
+            path = dataset_dir(args, n_dims, k)
+            env = make(cartpole_id(n_dims))
+
+            def read(path=path, env=env):
+                """The dataset, or None where there is none. Process 0 reads the file and hands it to the others
+                (they may not share its disk)."""
+                if not (path / "dataset.npz").exists():
+                    return None
+                try:
+                    dataset, _ = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0],
+                                              expect_num_actions=env.spec.num_actions)
+                except DatasetFileError as e:
+                    raise SystemExit(f"{PROG}: error: {e}") from None
+                return dataset
+
+            dataset = distributed.from_main(read)
+            if dataset is None:
+                if not args.distill_missing:
+                    raise SystemExit(f"{PROG}: error: no dataset at {path}; distil it with `python -m "
+                                     f"experiments.cartpole --dims {n_dims} --k {k} --run-dir {path.parent}` or "
+                                     "pass --distill-missing")
+                if jax.process_count() > 1:
+                    raise SystemExit(f"{PROG}: error: no dataset at {path}, and --distill-missing distils on "
+                                     "one process: distil first (`python -m experiments.kmin_sweep` splits seeds "
+                                     "over every process), then run the table")
+                from experiments.cartpole import Args as DistillArgs
+                from experiments.cartpole import main as distill
+
+                defaults = DistillArgs()
+                resume = (path.parent / "checkpoints").is_dir()  # a distillation cut off by an earlier stop goes on
+                try:
+                    distill(dataclasses.replace(
+                        defaults, dims=n_dims, ppmo=dataclasses.replace(defaults.ppmo, k=k),
+                        run=dataclasses.replace(defaults.run, seed=args.seed, run_dir=path.parent, progress=False,
+                                                resume=resume)))
+                except RunInterrupted as e:  # the same command continues it
+                    e.resume_flag, e.run_dir = False, None
+                    raise
+                dataset = read()
+            for name in args.distributions:
+                if distributed.any_process(stop.requested):
+                    raise RunInterrupted(f"the table was interrupted at {n_dims}-D k={k}; nothing was written",
+                                         stop.signum or signal.SIGTERM, resume_flag=False)
+                dist = get_distribution(name)
+                t0 = time.perf_counter()
+                evaluate = make_kshot_evaluate(env, padded_learners(env, dist), args.learners, mesh=mesh)
+                key = jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k)
+                returns = to_host(evaluate(key, dataset))
+                returns_of[f"N{n_dims}_k{k}_{name}"] = returns
+                row = {
+                    "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
+                    "learners": args.learners, "mean": float(returns.mean()), "std": float(returns.std()),
+                    "seconds": time.perf_counter() - t0, "dataset": str(path),
+                }
+                row["paper_mean"], row["paper_std"] = paper_figure(
+                    args.table, n_dims, k_label if k_label == "kmin" else k, name)
+                rows.append(row)
+                distributed.log(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
+                                + (f"   (paper {row['paper_mean']})" if row["paper_mean"] is not None else "")
+                                + f"   [{row['seconds']:.1f} s]")
     if is_main_process():
         (write_table6 if args.table == 6 else write_outputs)(args, rows)
         # Every learner's return, for confidence intervals and tests: one array per cell.
         np.savez(args.out_dir / f"table{args.table}_returns.npz", **returns_of)
     return rows
-
-
-def table_cell(args: Args, n_dims: int, k_label: str, k: int, mesh, rows: list, returns_of: dict, stop) -> None:
-    """One (N, k): its dataset (read, or distilled with --distill-missing) and a row per learner distribution."""
-    import jax
-
-    from jaxdistill.distill.dataset import DatasetFileError, load_dataset
-    from jaxdistill.envs import cartpole_id, make
-    from jaxdistill.eval.kshot import make_kshot_evaluate
-    from jaxdistill.nets.learners import get_distribution, padded_learners
-    from jaxdistill.run import distributed
-    from jaxdistill.run.errors import RunInterrupted
-    from jaxdistill.run.sharding import to_host
-
-    path = dataset_dir(args, n_dims, k)
-    env = make(cartpole_id(n_dims))
-
-    def read(path=path, env=env):
-        """The dataset, or None where there is none. Process 0 reads the file and hands it to the others
-        (they may not share its disk)."""
-        if not (path / "dataset.npz").exists():
-            return None
-        try:
-            dataset, _ = load_dataset(path, expect_obs_dim=env.spec.obs_shape[0],
-                                      expect_num_actions=env.spec.num_actions)
-        except DatasetFileError as e:
-            raise SystemExit(f"{PROG}: error: {e}") from None
-        return dataset
-
-    dataset = distributed.from_main(read)
-    if dataset is None:
-        if not args.distill_missing:
-            raise SystemExit(f"{PROG}: error: no dataset at {path}; distil it with "
-                             f"`python -m experiments.cartpole --dims {n_dims} --k {k} --run-dir {path.parent}` "
-                             "or pass --distill-missing")
-        if jax.process_count() > 1:
-            raise SystemExit(f"{PROG}: error: no dataset at {path}, and --distill-missing "
-                             "distils on one process: distil first (`python -m experiments.kmin_sweep` splits "
-                             "seeds over every process), then run the table")
-        from experiments.cartpole import Args as DistillArgs
-        from experiments.cartpole import main as distill
-
-        defaults = DistillArgs()
-        resume = (path.parent / "checkpoints").is_dir()  # a distillation cut off by an earlier stop goes on
-        try:
-            distill(dataclasses.replace(
-                defaults, dims=n_dims, ppmo=dataclasses.replace(defaults.ppmo, k=k),
-                run=dataclasses.replace(defaults.run, seed=args.seed, run_dir=path.parent, progress=False,
-                                        resume=resume)))
-        except RunInterrupted as e:  # the same command continues it
-            e.resume_flag, e.run_dir = False, None
-            raise
-        dataset = read()
-    for name in args.distributions:
-        if distributed.any_process(stop.requested):
-            raise RunInterrupted(f"the table was interrupted at {n_dims}-D k={k}; nothing was written",
-                                 stop.signum or signal.SIGTERM, resume_flag=False)
-        dist = get_distribution(name)
-        t0 = time.perf_counter()
-        evaluate = make_kshot_evaluate(env, padded_learners(env, dist), args.learners, mesh=mesh)
-        returns = evaluate(jax.random.fold_in(jax.random.PRNGKey(args.eval_seed), n_dims * 1000 + k), dataset)
-        returns = to_host(returns)
-        returns_of[f"N{n_dims}_k{k}_{name}"] = returns
-        row = {
-            "n_dims": n_dims, "k": k, "distribution": name, "label": dist.label or name,
-            "learners": args.learners, "mean": float(returns.mean()), "std": float(returns.std()),
-            "seconds": time.perf_counter() - t0, "dataset": str(path),
-        }
-        row["paper_mean"], row["paper_std"] = paper_figure(args.table, n_dims, k_label if k_label == "kmin" else k,
-                                                           name)
-        rows.append(row)
-        distributed.log(f"{n_dims}-D k={k:<4d} {row['label']:<18s} {row['mean']:6.1f} ± {row['std']:5.1f}"
-                        + (f"   (paper {row['paper_mean']})" if row["paper_mean"] is not None else "")
-                        + f"   [{row['seconds']:.1f} s]")
 
 
 def paper_cell(r: dict) -> str:

@@ -211,6 +211,7 @@ def load_dataset(
     expect_num_actions: int | None = None,
     expect_obs_shape: tuple[int, ...] | None = None,
     expect_continuous: bool | None = None,
+    require: tuple[str, ...] = (),
 ) -> tuple[SyntheticDataset, dict[str, Any]]:
     """Read and validate a dataset directory (or its ``dataset.npz``).
 
@@ -218,7 +219,8 @@ def load_dataset(
     arrays have the wrong shape or dtype, values are not finite, the arrays disagree with the
     metadata, or the dataset does not fit the expected observation/action sizes or kind of action
     (``expect_continuous``: a continuous-action task needs a dataset with ``log_std``, a discrete one
-    a dataset without). The observation statistics, where the file has them, come from :func:`load_obs_norm`.
+    a dataset without), or the metadata is not a JSON object with the right field types and every field in
+    ``require``. The observation statistics, where the file has them, come from :func:`load_obs_norm`.
     """
     path = Path(directory)
     if path.is_file() and path.name == "dataset.npz":
@@ -236,7 +238,7 @@ def load_dataset(
         metadata = json.loads(meta_path.read_text())
     except json.JSONDecodeError as e:
         raise DatasetFileError(f"{meta_path} is not valid JSON: {e}") from e
-    check_metadata(metadata, meta_path)
+    check_metadata(metadata, meta_path, required=require)
 
     missing = {"x", "y", "inner_lr"} - set(arrays)
     if missing:
