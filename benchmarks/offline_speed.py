@@ -1,4 +1,5 @@
-"""Speed of the offline study's pieces: seconds per gradient-matching epoch and students trained per hour.
+"""Speed of the offline study's pieces: seconds per gradient-matching epoch, per behaviour-matching epoch at
+several T, and students trained per hour.
 
     python -m benchmarks.offline_speed                  # writes benchmarks/results/offline_speed.json
 
@@ -6,7 +7,10 @@ For each observation shape (MinAtar's 10x10x4 maps with 3 actions, Procgen's 3x6
 study's student for it (``experiments.offline.networks``), on random data of the recorded kind:
 1. seconds per gradient-matching epoch (k synthetic samples, ``students_per_epoch`` fresh students, a real
    batch per class, second-order gradients into the synthetic states);
-2. seconds per optimiser step of ``students`` students trained together (vmapped), for the BC protocol (batches
+2. seconds per behaviour-matching epoch (``students_per_epoch`` fresh students trained T full-batch momentum
+   steps on the k samples, back-propagated from a real batch of ``bm_real_batch``) for every T of
+   ``bm_inner_steps``;
+3. seconds per optimiser step of ``students`` students trained together (vmapped), for the BC protocol (batches
    of 256) and the synthetic one (batches of 15), and the students per hour that gives at the paper's step
    counts (1000 and 100).
 Timings are the minimum and median of ``repeats`` runs after a compile-and-warm-up run.
@@ -43,6 +47,10 @@ class Args:
     """Timed runs; min and median are reported."""
     real_samples: int = 2000
     """Size of the random 'real' data."""
+    bm_inner_steps: tuple[int, ...] = (10, 50, 100)
+    """Behaviour matching's T values to time (empty: skip)."""
+    bm_real_batch: int = 512
+    """Real states per student in behaviour matching's outer loss."""
     cases: tuple[str, ...] = ("minatar", "procgen")
     """Which observation shapes to time."""
     out: Path = Path("benchmarks/results/offline_speed.json")
@@ -84,6 +92,17 @@ def measure(obs_shape, frames: bool, num_actions: int, channels_first: bool, arg
     gm_min, gm_med = _time(lambda: trainer.chunk(state)[0].dataset.x, args.repeats)
     record = {"obs_shape": list(obs_shape), "num_actions": num_actions, "student": student.to_dict(),
               "gm_seconds_per_epoch": {"min": gm_min / args.timing_steps, "median": gm_med / args.timing_steps}}
+    from jaxdistill.distill import behaviour_matching as bm
+
+    source = bm.real_source(x, actions, None, None, True)
+    for t in args.bm_inner_steps:
+        config = bm.BMConfig(k=args.k, inner_steps=t, students_per_epoch=args.students_per_epoch,
+                             real_batch=args.bm_real_batch, outer_loss="dbc")
+        bm_trainer = bm.make_behaviour_matching(config, student, dist, source, dataset, obs_shape, args.timing_steps)
+        bm_state = bm_trainer.init(jax.random.PRNGKey(1))
+        t_min, t_med = _time(lambda: bm_trainer.chunk(bm_state)[0].dataset.x, args.repeats)
+        record.setdefault("bm_seconds_per_epoch", {})[f"T={t}"] = {"min": t_min / args.timing_steps,
+                                                                   "median": t_med / args.timing_steps}
     train = jax.jit(train_students, static_argnums=(1, 2, 5, 6))
     for name, batch, paper_steps, data_x, targets in (
         ("bc", 256, 1000, jnp.asarray(x), jnp.asarray(actions)),

@@ -1,17 +1,22 @@
 """Offline dataset distillation (the second paper): an expert's episodes, percentile behavioural cloning and a
-150-sample gradient-matching set, each judged by the returns of students trained on it.
+150-sample distilled set (gradient matching, the paper's, or behaviour matching), each judged by the returns of
+students trained on it.
 
     python -m experiments.offline --env bigfish                        # Procgen through EnvPool (easy, 200 levels)
     python -m experiments.offline --env Breakout-MinAtar                # any environment id of the registry
     python -m experiments.offline --env bigfish --expert runs/ppo/policy    # an expert of your own
     python -m experiments.offline --data path/or/minari-id --env CartPole-v1  # data you bring (Minari)
     python -m experiments.offline --env bigfish --stage bc             # stop after a stage; --resume continues
+    python -m experiments.offline --env Breakout-MinAtar --method bm    # behaviour matching (back-prop through
+                                                                        # the students' training), --bm.*
 
 Stages (``--stage`` runs up to and including one): ``expert`` (PPO on the training levels, unless
 ``--expert`` or ``--data`` is given), ``data`` (``--episodes`` expert episodes as a Minari dataset),
-``bc`` (percentile BC, ``--percents``), ``distill`` (gradient matching, ``--gm.*``), ``evaluate`` (the
-synthetic set's students, the same k real states before matching (``real<k>``), the expert and a random
-policy; the table and plots). Every method trains ``--students`` fresh students in one vmapped call and plays
+``bc`` (percentile BC, ``--percents``), ``distill`` (``--method gm``: gradient matching, ``--gm.*``;
+``--method bm``: behaviour matching, ``--bm.*``, see :mod:`jaxdistill.distill.behaviour_matching`),
+``evaluate`` (the distilled set's students, trained exactly as the distiller trained its own, optionally
+ensembles of ``--ensemble`` of them; the same k real states before distillation (``real<k>``), the expert and
+a random policy; the table and plots). Every method trains ``--students`` fresh students in one vmapped call and plays
 ``--episodes-per-student`` episodes with each, in distribution (the data's levels) and, for Procgen, on unseen
 levels. Output in ``--run-dir`` (default ``runs/offline_<env>_s<seed>``): see :mod:`jaxdistill.offline.pipeline`.
 """
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from experiments.common import Flat, PPOOptions, cli, fail, flag_value, problems
+from jaxdistill.distill.behaviour_matching import BMConfig
 from jaxdistill.offline.pipeline import STAGES, StudyConfig
 
 PROG = "experiments.offline"
@@ -73,7 +79,10 @@ def _ppo(total: int, **kw) -> PPOOptions:
 
 PRESETS: dict[str, Args] = {
     "cpu": Args(ppo=_ppo(2_000_000)),
-    "gpu": Args(expert_net="impala", ppo=_ppo(25_000_000, num_envs=256)),
+    # Behaviour matching on a GPU: OBD's T = 100 momentum students (the default), 8 of them an outer step on
+    # 1024 real frames each (a CPU takes 4 x 512).
+    "gpu": Args(expert_net="impala", ppo=_ppo(25_000_000, num_envs=256),
+                study=StudyConfig(bm=BMConfig(students_per_epoch=8, real_batch=1024))),
 }
 
 
@@ -113,7 +122,7 @@ def networks(obs_shape: tuple[int, ...], channels_first: bool, expert_net: str =
 def validate(args: Args) -> Args:
     study = args.study
     errors = (problems(args.ppo, "ppo.") + problems(study.gm, "gm.") + problems(study.bc, "bc.")
-              + problems(study.synthetic, "synthetic."))
+              + problems(study.synthetic, "synthetic.") + problems(study.bm, "bm."))
     for name in ("episodes", "students", "episodes_per_student", "eval_every"):
         if getattr(study, name) < 1:
             errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(study, name)})")
@@ -129,6 +138,15 @@ def validate(args: Args) -> Args:
         errors.append("give --env, --data, or both")
     if args.expert is not None and args.data is not None:
         errors.append("--expert records new data; --data brings data: give one of them")
+    if study.method == "bm":
+        from jaxdistill.distill.behaviour_matching import NEEDS_EXPERT, config_problems
+
+        errors += config_problems(study.bm)
+        if study.bm.outer_loss in NEEDS_EXPERT and args.data is not None and args.expert is None:
+            errors.append(f"--bm.outer-loss {study.bm.outer_loss} needs the expert policy: give --expert with "
+                          "--data, or use --bm.outer-loss dbc")
+    if study.ensemble < 0 or study.ensemble == 1:
+        errors.append(f"--ensemble must be 0 (no ensemble row) or >= 2 (got {study.ensemble})")
     fail(PROG, errors)
     if args.run_dir is None:
         stem = (args.env or Path(str(args.data)).name).lower().replace(":", "_").replace("=", "").replace("/", "_")
@@ -144,7 +162,9 @@ def validate(args: Args) -> Args:
 def size_problems(study: StudyConfig, transitions: int) -> list[str]:
     """Sizes that do not fit the data: a synthetic set or a real batch larger than the data itself."""
     errors = []
-    for flag, value in (("--gm.k", study.gm.k), ("--gm.real-batch", study.gm.real_batch)):
+    sizes = ((("--gm.k", study.gm.k), ("--gm.real-batch", study.gm.real_batch)) if study.method == "gm"
+             else (("--bm.k", study.bm.k),))
+    for flag, value in sizes:
         if value > transitions:
             errors.append(f"{flag} ({value}) exceeds the data's {transitions} transitions")
     return errors
@@ -240,13 +260,20 @@ def study(args: Args) -> dict:
     rows = pipeline.run_bc(run_dir, data, evaluator, config)
     if stop <= 2:
         return {"stage": "bc", "methods": rows}
-    synthetic, gm_result, initial = pipeline.run_distill(run_dir, data, student, config, args.seed, args.resume,
-                                                         args.progress)
+    synthetic, distill_result, initial = pipeline.run_distill(run_dir, data, student, config, args.seed,
+                                                              args.resume, args.progress, expert=policy)
     if stop <= 3:
-        return {"stage": "distill", **gm_result}
-    rows = rows + evaluator.rows("synthetic", synthetic.x, synthetic.y, config.synthetic, synthetic.k)
-    # The same k states before matching (real, balanced over actions), trained the same way: what matching adds.
-    rows += evaluator.rows(f"real{initial.k}", initial.x, initial.y, config.synthetic, initial.k)
+        return {"stage": "distill", **distill_result}
+    # Evaluation students learn exactly as the distiller's students did (bm: its inner loop).
+    training = config.synthetic if config.method == "gm" else config.bm.training()
+    label = "synthetic" if config.method == "gm" else f"bm-{config.bm.outer_loss}"
+    rows = rows + evaluator.rows(label, synthetic.x, synthetic.y, training, synthetic.k)
+    if config.ensemble:
+        rows += evaluator.rows(f"{label}-ensemble{config.ensemble}", synthetic.x, synthetic.y, training, synthetic.k,
+                               ensemble=config.ensemble)
+    # The same k states before distillation (real, balanced over actions; bm: the expert's labels when it has
+    # one), trained the same way: what the distillation adds.
+    rows += evaluator.rows(f"real{initial.k}", initial.x, initial.y, training, initial.k)
     if policy is not None:
         rows += pipeline.expert_rows(splits, policy, config.students, config.episodes_per_student, args.seed,
                                      config.greedy)
@@ -254,7 +281,7 @@ def study(args: Args) -> dict:
         rows += pipeline.random_rows(splits, config.students, config.episodes_per_student, args.seed)
     result = {"env_id": spec.env_id, "methods": rows, "data": {"episodes": len(data.episodes),
               "transitions": data.num_transitions, "return_mean": float(returns.mean()),
-              "return_std": float(returns.std())}, "distill": gm_result, "config": json.loads(json.dumps(
+              "return_std": float(returns.std())}, "distill": distill_result, "config": json.loads(json.dumps(
                   dataclasses.asdict(config), default=str))}
     (run_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     table = pipeline.format_methods(rows)

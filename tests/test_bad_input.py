@@ -95,6 +95,16 @@ CASES = [
     ("ablation", ["--out", "{file}"], "cannot write --out {file}"),
     ("offline", ["--bc.lr", "inf", "--run-dir", "{run}"], "--bc.lr must be a finite number (got inf)"),
     ("offline", ["--gm.epochs", "0", "--run-dir", "{run}"], "--gm.epochs must be >= 1 (got 0)"),
+    ("offline", ["--method", "bm", "--bm.inner-steps", "0", "--run-dir", "{run}"],
+     "--bm.inner-steps must lie in [1, 1000] (got 0)"),
+    ("offline", ["--method", "bm", "--bm.inner-steps", "5000", "--run-dir", "{run}"],
+     "--bm.inner-steps must lie in [1, 1000] (got 5000)"),
+    ("offline", ["--method", "bm", "--bm.k", "0", "--run-dir", "{run}"], "--bm.k must be >= 1 (got 0)"),
+    ("offline", ["--method", "bm", "--data", "{tmp}/no_such_data", "--run-dir", "{run}"],
+     "--bm.outer-loss pbc needs the expert policy: give --expert with --data, or use --bm.outer-loss dbc"),
+    ("offline", ["--method", "bm", "--bm.lr", "nan", "--run-dir", "{run}"], "--bm.lr must be a finite number (got nan)"),
+    ("offline", ["--ensemble", "1", "--run-dir", "{run}"], "--ensemble must be 0 (no ensemble row) or >= 2 (got 1)"),
+    ("offline_report", ["{tmp}"], "no results.json in {tmp}"),
     ("ablation", ["--shard", "2/2"], "--shard takes i/n with 0 <= i < n (got '2/2')"),
 ]
 
@@ -141,6 +151,10 @@ def test_offline_sizes_are_checked_against_the_data():
     assert size_problems(StudyConfig(gm=GMConfig(k=150, real_batch=64)), 135) == [
         "--gm.k (150) exceeds the data's 135 transitions"]
     assert size_problems(StudyConfig(gm=GMConfig(k=150, real_batch=64)), 10_000) == []
+    from jaxdistill.distill.behaviour_matching import BMConfig
+
+    assert size_problems(StudyConfig(method="bm", bm=BMConfig(k=500)), 135) == [
+        "--bm.k (500) exceeds the data's 135 transitions"]
 
 
 def test_the_launcher_refuses_a_command_that_does_not_exist():

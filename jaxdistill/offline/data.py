@@ -87,6 +87,18 @@ class OfflineData:
         return (np.concatenate([e.obs[:-1] for e in self.episodes]),
                 np.concatenate([e.actions for e in self.episodes]))
 
+    def returns_to_go(self, gamma: float) -> np.ndarray:
+        """The discounted return from every step to its episode's end (``sum_j gamma^j r_{t+j}``), aligned
+        with :meth:`transitions`: a Monte-Carlo estimate of the action value of each recorded action."""
+        out = []
+        for e in self.episodes:
+            g, rtg = 0.0, np.empty(len(e), np.float64)
+            for t in range(len(e) - 1, -1, -1):
+                g = float(e.rewards[t]) + gamma * g
+                rtg[t] = g
+            out.append(rtg)
+        return np.concatenate(out)
+
 
 def storage_obs(spec: EnvSpec, obs: np.ndarray) -> np.ndarray:
     """Observations as stored: uint8 frames (exactly ``round(obs * 255)``) or float32."""

@@ -19,13 +19,21 @@ import sys
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdistill.distill.dataset import save_dataset
+from jaxdistill.distill.behaviour_matching import (
+    NEEDS_EXPERT,
+    BMConfig,
+    expert_targets,
+    make_behaviour_matching,
+    real_source,
+    value_weights,
+)
+from jaxdistill.distill.dataset import SyntheticDataset, save_dataset
 from jaxdistill.distill.gradient_matching import (
     GMConfig,
     group_by_class,
@@ -60,10 +68,19 @@ class StudyConfig:
     synthetic: StudentTraining = StudentTraining(steps=100, batch_size=15, lr=5e-3)
     """Students on the synthetic set (the paper: Adam 5e-3, 100 steps of 15; ``optimizer="sgd", steps=1``
     is PPMO's one-step protocol)."""
+    method: Literal["gm", "bm"] = "gm"
+    """The distiller: gm (gradient matching at initialisation, the paper's; its students train by
+    ``synthetic``) or bm (behaviour matching: back-propagation through the students' whole training, as Offline
+    Behavior Distillation; its students train by ``bm``'s inner loop, in distillation and evaluation alike)."""
     gm: GMConfig = GMConfig()
     """Gradient matching."""
+    bm: BMConfig = BMConfig()
+    """Behaviour matching."""
     eval_every: int = 100
-    """Matching epochs between progress rows (and checkpoint chances)."""
+    """Distillation epochs between progress rows (and checkpoint chances)."""
+    ensemble: int = 0
+    """Also evaluate the distilled set by ensembles of this many students (each acting by its members' mean
+    action probabilities; ``students`` ensembles); 0: no ensemble row."""
 
 
 def _log(message: str) -> None:
@@ -99,23 +116,36 @@ class Evaluator:
         self.splits, self.spec, self.dist, self.config = splits, student_spec, dist, config
         self.key = run_keys(seed)[2]
         self._train = jax.jit(train_students, static_argnums=(1, 2, 5, 6))
-        self._eval = {name: make_student_evaluate(env, student_spec, dist, config.students,
-                                                  config.episodes_per_student, config.greedy)
-                      for name, env in splits.items()}
+        self._eval: dict[tuple[str, int], Any] = {}
 
-    def rows(self, method: str, x, targets, training: StudentTraining, dataset_size: int) -> list[dict]:
+    def _evaluate(self, split: str, ensemble: int):
+        if (split, ensemble) not in self._eval:
+            self._eval[split, ensemble] = make_student_evaluate(
+                self.splits[split], self.spec, self.dist, self.config.students, self.config.episodes_per_student,
+                self.config.greedy, ensemble=ensemble)
+        return self._eval[split, ensemble]
+
+    def rows(self, method: str, x, targets, training: StudentTraining, dataset_size: int,
+             ensemble: int = 1) -> list[dict]:
+        """``method``'s row per split: ``students`` fresh students (or ensembles of ``ensemble`` students, each
+        acting by the members' mean action probabilities) trained by ``training`` on ``(x, targets)``."""
         t0 = time.perf_counter()
+        n = self.config.students
         students = self._train(jax.random.fold_in(self.key, zlib.crc32(method.encode())), self.spec, self.dist,
-                               jnp.asarray(x), targets, training, self.config.students)
+                               jnp.asarray(x), targets, training, n * ensemble)
+        if ensemble > 1:
+            students = jax.tree_util.tree_map(lambda p: p.reshape(n, ensemble, *p.shape[1:]), students)
         jax.block_until_ready(students)
         t_train = time.perf_counter() - t0
         out = []
-        for split, evaluate in self._eval.items():
-            returns = np.asarray(evaluate(jax.random.fold_in(self.key, 1000 + SPLITS.index(split)), students))
+        for split in self.splits:
+            returns = np.asarray(self._evaluate(split, ensemble)(jax.random.fold_in(self.key, 1000 + SPLITS.index(split)),
+                                                                 students))
             out.append({"method": method, "split": split, **summary(returns), "dataset_size": int(dataset_size),
-                        "train_seconds": t_train})
+                        "train_seconds": t_train, **({"ensemble": ensemble} if ensemble > 1 else {})})
             _log(f"{method} ({split}): {out[-1]['mean']:.2f} ± {out[-1]['std']:.2f} over {out[-1]['episodes']} "
-                 f"episodes of {out[-1]['students']} students ({dataset_size} samples)")
+                 f"episodes of {out[-1]['students']} {'ensembles' if ensemble > 1 else 'students'} "
+                 f"({dataset_size} samples)")
         return out
 
 
@@ -134,40 +164,78 @@ def run_bc(run_dir: Path, data: OfflineData, evaluator: Evaluator, config: Study
     return rows
 
 
-def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyConfig, seed: int, resume: bool,
-                progress: bool = True, overwrite: bool = False):
-    """The gradient-matching run in ``run_dir/distill``; returns ``(dataset, result dict, initial dataset)``: the
-    initial one is the set before matching (real states balanced over the actions), the ablation that tells
-    what the matching itself adds. A stop signal ends it with
-    :class:`~jaxdistill.run.errors.RunInterrupted` (checkpointed, never saved or evaluated half done)."""
+def initial_set(data: OfflineData, k: int, seed: int, expert=None) -> tuple[SyntheticDataset, np.ndarray]:
+    """The set every distiller starts from: ``k`` real states stratified by action (for discrete actions, split
+    evenly over the actions the data holds), and the set's action classes. Labels: one-hot actions / recorded
+    targets, or with an ``expert`` its action probabilities / means on those states."""
+    x, actions = data.transitions()
+    num_actions = data.spec.num_actions if data.spec.discrete else None
+    real = group_by_class(x, actions, num_actions)
+    dataset, classes = init_synthetic(jax.random.fold_in(run_keys(seed)[0], 11), real, k, num_actions)
+    if expert is not None:
+        dataset = dataset.replace(y=jnp.asarray(expert_targets(expert, np.asarray(dataset.x), data.spec.discrete)))
+    return dataset, classes
+
+
+def distiller(data: OfflineData, student_spec, config: StudyConfig, seed: int, per_chunk: int, expert=None):
+    """``(trainer, initial set, classes, flat config, metadata, evaluation training)`` of ``config.method``."""
     spec = data.spec
     dist = for_spec(spec)
     x, actions = data.transitions()
-    num_actions = spec.num_actions if spec.discrete else None
-    real = group_by_class(x, actions, num_actions)
-    init_key = jax.random.fold_in(run_keys(seed)[0], 11)
-    dataset, classes = init_synthetic(init_key, real, config.gm.k, num_actions)
-    trainer = make_gradient_matching(config.gm, student_spec, dist, real, dataset, classes, spec.obs_shape,
-                                     config.eval_every)
+    if config.method == "gm":
+        num_actions = spec.num_actions if spec.discrete else None
+        real = group_by_class(x, actions, num_actions)
+        dataset, classes = initial_set(data, config.gm.k, seed)
+        trainer = make_gradient_matching(config.gm, student_spec, dist, real, dataset, classes, spec.obs_shape,
+                                         per_chunk)
+        training = config.synthetic
+        meta = {"method": "gradient matching",
+                "labels": "learned" if config.gm.label_lr > 0 else "fixed (one-hot actions / recorded targets)"}
+        return trainer, dataset, classes, config.gm, config.gm.epochs, meta, training
+    bm_config = config.bm
+    if bm_config.outer_loss in NEEDS_EXPERT and expert is None:
+        raise ValueError(f"--bm.outer-loss {bm_config.outer_loss} needs the expert policy (--expert); use "
+                         "--bm.outer-loss dbc without one")
+    target = expert_targets(expert, x, spec.discrete) if expert is not None else None
+    weight = value_weights(data.returns_to_go(bm_config.gamma)) if bm_config.outer_loss == "avpbc" else None
+    real = real_source(x, actions, target, weight, spec.discrete)
+    dataset, classes = initial_set(data, bm_config.k, seed, expert)
+    trainer = make_behaviour_matching(bm_config, student_spec, dist, real, dataset, spec.obs_shape, per_chunk)
+    meta = {"method": f"behaviour matching ({bm_config.outer_loss})",
+            "labels": "learned" + (", started from the expert's" if expert is not None else "")
+            if bm_config.label_lr > 0 else "fixed"}
+    return trainer, dataset, classes, bm_config, bm_config.epochs, meta, bm_config.training()
+
+
+def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyConfig, seed: int, resume: bool,
+                progress: bool = True, overwrite: bool = False, expert=None):
+    """The distillation run (``config.method``) in ``run_dir/distill``; returns ``(dataset, result dict, initial
+    dataset)``: the initial one is the set before distillation (real states balanced over the actions), the
+    ablation that tells what the distillation itself adds. A stop signal ends it with
+    :class:`~jaxdistill.run.errors.RunInterrupted` (checkpointed, never saved or evaluated half done)."""
+    spec = data.spec
+    trainer, dataset, classes, method_config, epochs, meta, training = distiller(
+        data, student_spec, config, seed, config.eval_every, expert)
     out_dir = run_dir / "distill"
     # Flat and JSON-normalised, as a checkpoint stores it: only the epoch budget may change on --resume.
-    cfg = json.loads(json.dumps({**config_to_dict(config.gm), "student": student_spec.to_dict(), "env_id": spec.env_id}))
-    result = train_loop(trainer=trainer, evaluate_fn=None, total_iterations=config.gm.epochs,
+    cfg = json.loads(json.dumps({**config_to_dict(method_config), "method": config.method,
+                                 "student": student_spec.to_dict(), "env_id": spec.env_id}))
+    result = train_loop(trainer=trainer, evaluate_fn=None, total_iterations=epochs,
                         chunk=config.eval_every, env_steps_per_iteration=0, run_dir=out_dir, seed=seed, config=cfg,
                         may_change=("epochs",), resume=resume, progress=progress, overwrite=overwrite,
-                        desc=f"gradient matching, {spec.env_id}", tensorboard=False, watch=lambda s: s.dataset)
+                        desc=f"{meta['method']}, {spec.env_id}", tensorboard=False, watch=lambda s: s.dataset)
     final = result.state.dataset
-    training = config.synthetic
     save_dataset(out_dir / "dataset", final, env_spec=spec, learner_spec=student_spec, config=cfg,
                  inner_step=(f"{training.steps} {training.optimizer} steps (lr {training.lr:g}, batches of "
                              f"{training.batch_size}) of behavioural cloning on (x, y) from freshly initialised "
                              "params: cross-entropy against the rows of y for discrete actions, MSE for continuous"),
-                 extra={"method": "gradient matching", "student_training": training.to_dict(),
-                        "classes": np.asarray(classes).tolist(), "epochs": int(result.state.iteration), "seed": seed,
-                        "labels": "learned" if config.gm.label_lr > 0 else "fixed (one-hot actions / recorded targets)",
-                        "real_samples": len(x)})
-    return final, {"epochs": int(result.state.iteration), "wall_time_s": result.wall_time,
-                   "matching_loss": [r.get("matching_loss") for r in result.rows]}, dataset
+                 extra={**meta, "student_training": training.to_dict(), "classes": np.asarray(classes).tolist(),
+                        "epochs": int(result.state.iteration), "seed": seed, "real_samples": data.num_transitions})
+    curve = {key: [r.get(key) for r in result.rows] for key in ("matching_loss", "outer_loss", "agreement")
+             if any(key in r for r in result.rows)}
+    return final, {"method": meta["method"], "epochs": int(result.state.iteration), "wall_time_s": result.wall_time,
+                   "seconds_per_epoch": result.wall_time / max(1, int(result.state.iteration)),
+                   **curve}, dataset
 
 
 def random_rows(splits: dict, students: int, episodes_per_student: int, seed: int) -> list[dict]:

@@ -38,9 +38,12 @@ class StudentTraining:
     """Pairs per step (capped at the set's size)."""
     lr: float = 5e-3
     """Learning rate."""
-    optimizer: Literal["adam", "sgd"] = "adam"
-    """Adam (the offline-distillation paper's students) or plain SGD (with steps=1 and the whole set as the
-    batch: one SGD step, PPMO's protocol)."""
+    optimizer: Literal["adam", "sgd", "momentum"] = "adam"
+    """Adam (the offline-distillation paper's students), plain SGD (with steps=1 and the whole set as the
+    batch: one SGD step, PPMO's protocol) or SGD with heavy-ball momentum (``momentum``; behaviour matching's
+    default inner loop, as in Offline Behavior Distillation)."""
+    momentum: float = 0.9
+    """The momentum of ``optimizer="momentum"`` (unused by the others)."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -57,24 +60,34 @@ def decode(x: jax.Array) -> jax.Array:
     return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x
 
 
-def _optimizer(training: StudentTraining):
-    return optax.adam(training.lr) if training.optimizer == "adam" else optax.sgd(training.lr)
+def student_optimizer(training: StudentTraining) -> optax.GradientTransformation:
+    if training.optimizer == "adam":
+        # eps_root: sqrt(v) has an infinite derivative at v = 0, so a parameter whose gradient is exactly zero
+        # (a dead ReLU) would turn the meta-gradient through an Adam step into NaN (inf * 0).
+        return optax.adam(training.lr, eps_root=1e-16)
+    if training.optimizer == "momentum":
+        return optax.sgd(training.lr, momentum=training.momentum)
+    return optax.sgd(training.lr)
 
 
 def train_student(key: jax.Array, init_params, apply, dist, x: jax.Array, targets: jax.Array,
-                  training: StudentTraining):
-    """One student from ``init_params`` after ``training`` on ``(x, targets)`` (pure; differentiable in x)."""
+                  training: StudentTraining, remat: bool = False):
+    """One student from ``init_params`` after ``training`` on ``(x, targets)`` (pure; differentiable in x and
+    targets: behaviour matching back-propagates through it; ``remat`` trades compute for memory there)."""
     n = x.shape[0]
-    opt = _optimizer(training)
+    opt = student_optimizer(training)
     batches = minibatches(key, n, min(training.batch_size, n), training.steps)
-    return bc_steps(init_params, opt.init(init_params), opt, apply, dist, x, targets, batches)[0]
+    return bc_steps(init_params, opt.init(init_params), opt, apply, dist, x, targets, batches, remat)[0]
 
 
 def bc_steps(params, opt_state, opt: optax.GradientTransformation, apply, dist, x: jax.Array, targets: jax.Array,
-             batches: jax.Array):
+             batches: jax.Array, remat: bool = False):
     """One ``opt`` step of the BC loss per row of ``batches`` (row indices into ``(x, targets)``), from
     ``(params, opt_state)``; returns both after the last. The optimiser state is passed in and out, so a
-    student's training can be continued in blocks (gradient matching along the training)."""
+    student's training can be continued in blocks (gradient matching along the training). ``remat``: each
+    step's activations are recomputed in the backward pass instead of stored (``jax.checkpoint``), so
+    differentiating through T steps keeps T parameter-sized carries, not T steps of activations; the values
+    are the same."""
 
     def loss(params, idx):
         return dist.bc_loss(apply(params, decode(x[idx])), targets[idx])
@@ -85,7 +98,7 @@ def bc_steps(params, opt_state, opt: optax.GradientTransformation, apply, dist, 
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), None
 
-    return jax.lax.scan(step, (params, opt_state), batches)[0]
+    return jax.lax.scan(jax.checkpoint(step) if remat else step, (params, opt_state), batches)[0]
 
 
 def minibatches(key: jax.Array, n: int, batch: int, steps: int) -> jax.Array:
@@ -113,18 +126,32 @@ def train_students(key: jax.Array, spec, dist, x: jax.Array, targets: jax.Array,
     return constrain_population(trained, mesh)
 
 
+def ensemble_outputs(spec, dist, members, obs: jax.Array) -> jax.Array:
+    """The outputs of an ensemble (``members`` stacked on a leading axis) on ``obs``: the log of the members'
+    mean action probabilities (discrete), or their mean action (continuous)."""
+    outputs = jax.vmap(lambda p: spec.apply(p, obs))(members)
+    if dist.discrete:
+        return jax.nn.logsumexp(jax.nn.log_softmax(outputs, axis=-1), axis=0) - jnp.log(outputs.shape[0])
+    return jnp.mean(outputs, axis=0)
+
+
 @functools.lru_cache(maxsize=32)
-def _student_policy(spec):
-    """Each student acts on its own observation (one function per spec: host runners cache its compilation)."""
-    return lambda params, obs: jax.vmap(spec.apply)(params, obs)
+def _student_policy(spec, dist=None, ensemble: int = 1):
+    """Each student (or ensemble of ``ensemble`` students) acts on its own observation (one function per spec:
+    host runners cache its compilation)."""
+    if ensemble == 1:
+        return lambda params, obs: jax.vmap(spec.apply)(params, obs)
+    return lambda params, obs: jax.vmap(lambda p, o: ensemble_outputs(spec, dist, p, o[None])[0])(params, obs)
 
 
 def make_student_evaluate(env, spec, dist, num_students: int, episodes_per_student: int, greedy: bool = False,
-                          max_steps: int | None = None):
+                          max_steps: int | None = None, ensemble: int = 1):
     """``evaluate(key, students) -> returns (num_students, episodes_per_student)``: every student plays
-    ``episodes_per_student`` episodes of ``env`` (all students' episodes side by side)."""
+    ``episodes_per_student`` episodes of ``env`` (all students' episodes side by side). With ``ensemble`` > 1
+    each "student" is an ensemble: ``students`` are stacked ``(num_students, ensemble, ...)`` and act by
+    :func:`ensemble_outputs`."""
     total = num_students * episodes_per_student
-    policy = _student_policy(spec)
+    policy = _student_policy(spec, dist if ensemble > 1 else None, ensemble)
 
     def evaluate(key, students):
         repeated = jax.tree_util.tree_map(lambda p: jnp.repeat(p, episodes_per_student, axis=0), students)
