@@ -164,13 +164,12 @@ def run_bc(run_dir: Path, data: OfflineData, evaluator: Evaluator, config: Study
     return rows
 
 
-def initial_set(data: OfflineData, k: int, seed: int, expert=None) -> tuple[SyntheticDataset, np.ndarray]:
+def initial_set(data: OfflineData, real, k: int, seed: int, expert=None) -> tuple[SyntheticDataset, np.ndarray]:
     """The set every distiller starts from: ``k`` real states stratified by action (for discrete actions, split
     evenly over the actions the data holds), and the set's action classes. Labels: one-hot actions / recorded
-    targets, or with an ``expert`` its action probabilities / means on those states."""
-    x, actions = data.transitions()
+    targets, or with an ``expert`` its action probabilities / means on those states. ``real``: the data grouped
+    by class (:func:`group_by_class`)."""
     num_actions = data.spec.num_actions if data.spec.discrete else None
-    real = group_by_class(x, actions, num_actions)
     dataset, classes = init_synthetic(jax.random.fold_in(run_keys(seed)[0], 11), real, k, num_actions)
     if expert is not None:
         dataset = dataset.replace(y=jnp.asarray(expert_targets(expert, np.asarray(dataset.x), data.spec.discrete)))
@@ -182,11 +181,10 @@ def distiller(data: OfflineData, student_spec, config: StudyConfig, seed: int, p
     spec = data.spec
     dist = for_spec(spec)
     x, actions = data.transitions()
+    grouped = group_by_class(x, actions, spec.num_actions if spec.discrete else None)
     if config.method == "gm":
-        num_actions = spec.num_actions if spec.discrete else None
-        real = group_by_class(x, actions, num_actions)
-        dataset, classes = initial_set(data, config.gm.k, seed)
-        trainer = make_gradient_matching(config.gm, student_spec, dist, real, dataset, classes, spec.obs_shape,
+        dataset, classes = initial_set(data, grouped, config.gm.k, seed)
+        trainer = make_gradient_matching(config.gm, student_spec, dist, grouped, dataset, classes, spec.obs_shape,
                                          per_chunk)
         training = config.synthetic
         meta = {"method": "gradient matching",
@@ -199,7 +197,7 @@ def distiller(data: OfflineData, student_spec, config: StudyConfig, seed: int, p
     target = expert_targets(expert, x, spec.discrete) if expert is not None else None
     weight = value_weights(data.returns_to_go(bm_config.gamma)) if bm_config.outer_loss == "avpbc" else None
     real = real_source(x, actions, target, weight, spec.discrete)
-    dataset, classes = initial_set(data, bm_config.k, seed, expert)
+    dataset, classes = initial_set(data, grouped, bm_config.k, seed, expert)
     trainer = make_behaviour_matching(bm_config, student_spec, dist, real, dataset, spec.obs_shape, per_chunk)
     meta = {"method": f"behaviour matching ({bm_config.outer_loss})",
             "labels": "learned" + (", started from the expert's" if expert is not None else "")
