@@ -6,6 +6,8 @@ share of the game's BC-100 % row.
 
 Rows are keyed by method name and, for the distilled sets and their starting states, by the run's variant
 (``bm-pbc [bm_k500]``); the BC, expert and random rows, which every directory of a game holds alike, once.
+Studies whose students act greedily (``--greedy``) and those whose students sample are two tables, each share
+taken against the BC-100 % row of its own kind: a greedy student is never measured against a sampling one.
 """
 
 from __future__ import annotations
@@ -41,9 +43,17 @@ SHARED = ("bc", "expert", "random")
 """Rows every run directory of a game holds alike (copied BC rows; the expert and random recomputed)."""
 
 
-def collect(runs: tuple[Path, ...], split: str) -> tuple[list[str], dict[str, dict[str, dict]]]:
-    """``(games, {row label: {game: row}})`` in first-seen order: shared rows by method, the others by method and
-    the run's variant."""
+ACTING = ("sampled", "greedy")
+"""How a study's students (and its expert) choose actions: ``config.greedy`` of its ``results.json``."""
+
+
+def acting_of(result: dict) -> str:
+    return "greedy" if result.get("config", {}).get("greedy") else "sampled"
+
+
+def collect(runs: tuple[Path, ...], split: str, acting: str = "sampled") -> tuple[list[str], dict[str, dict[str, dict]]]:
+    """``(games, {row label: {game: row}})`` of the studies whose students act by ``acting``, in first-seen order:
+    shared rows by method, the others by method and the run's variant."""
     games: list[str] = []
     table: dict[str, dict[str, dict]] = {}
     for run in runs:
@@ -51,6 +61,8 @@ def collect(runs: tuple[Path, ...], split: str) -> tuple[list[str], dict[str, di
         if not path.is_file():
             continue
         result = json.loads(path.read_text())
+        if acting_of(result) != acting:
+            continue
         game = result["env_id"]
         if game not in games:
             games.append(game)
@@ -81,10 +93,15 @@ def format_table(games: list[str], table: dict[str, dict[str, dict]]) -> str:
 
 
 def main(args: Args) -> str:
-    games, table = collect(args.runs, args.split)
-    if not games:
+    sections = []
+    for acting in ACTING:
+        games, table = collect(args.runs, args.split, acting)
+        if games:
+            sections.append(f"Students {'acting greedily (argmax)' if acting == 'greedy' else 'sampling their actions'}"
+                            f":\n\n{format_table(games, table)}")
+    if not sections:
         raise SystemExit(f"experiments.offline_report: error: no results.json in {', '.join(map(str, args.runs))}")
-    text = format_table(games, table)
+    text = "\n\n".join(sections)
     if args.out is not None:
         args.out.write_text(text + "\n")
     print(text)

@@ -88,6 +88,29 @@ def test_an_ensemble_acts_by_its_members_mean_probabilities():
     np.testing.assert_allclose(ensemble_outputs(SPEC, DiagGaussian(4), members, obs), means, rtol=1e-5)
 
 
+def test_continuous_students_act_by_their_own_means_in_an_environment():
+    """Each continuous student steers its own episode by its mean (no std: sampled equals greedy), as that student
+    alone would; the student policy once handed the environment the first student's mean for every episode."""
+    from jaxdistill.envs.registry import make
+    from jaxdistill.eval.episodes import play_episodes
+    from jaxdistill.offline.students import make_student_evaluate
+
+    env = make("Pendulum-v1")
+    dist = DiagGaussian(1)
+    students = jax.vmap(lambda k: SPEC.init_params(k, (3,), 1))(jax.random.split(jax.random.PRNGKey(3), 3))
+    students = jax.tree_util.tree_map(lambda p: p * 30.0, students)  # outputs far from zero: students differ
+    key = jax.random.PRNGKey(4)
+    sampled = make_student_evaluate(env, SPEC, dist, 3, 2, greedy=False, max_steps=50)(key, students)
+    greedy = make_student_evaluate(env, SPEC, dist, 3, 2, greedy=True, max_steps=50)(key, students)
+    assert sampled.shape == (3, 2)
+    np.testing.assert_array_equal(np.asarray(sampled), np.asarray(greedy))
+    repeated = jax.tree_util.tree_map(lambda p: jnp.repeat(p, 2, axis=0), students)
+    by_hand = play_episodes(env, key, lambda p, o: (jax.vmap(SPEC.apply)(p, o), jnp.full((6, 1), -jnp.inf)),
+                            repeated, 6, dist, True, None, 50)
+    np.testing.assert_allclose(np.asarray(sampled).reshape(-1), np.asarray(by_hand), rtol=1e-6)
+    assert len(np.unique(np.round(np.asarray(sampled)[:, 0], 3))) == 3
+
+
 def _toy():
     """A 2-D state, 2 actions, an expert that takes action 1 where x0 + x1 > 0; the real data is 400 states."""
     x = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
@@ -130,6 +153,29 @@ def test_label_lr_zero_keeps_the_labels_and_the_evaluation_students_are_the_inne
     assert not np.allclose(state.dataset.x, start.x)
     training = config.training()
     assert (training.steps, training.batch_size, training.optimizer, training.lr) == (4, 2, "momentum", config.inner_lr)
+
+
+def test_lr_decay_scales_the_outer_steps_from_its_epoch_on():
+    """A decay of 1e-6 from epoch 2 freezes the set there: four epochs end where two undecayed ones did, and
+    the two epochs before the decay are the undecayed run's."""
+    x, expert = _toy()
+    dist = Categorical(2)
+    real = bm.real_source(x, expert.argmax(1), expert, None, True)
+    start = SyntheticDataset(x=jnp.asarray([[0.3, 0.1], [0.2, 0.3]]), y=jnp.asarray([[0.7, 0.3], [0.2, 0.8]]),
+                             inner_lr=jnp.zeros(()))
+
+    def run(epochs, **decay):
+        config = bm.BMConfig(k=2, inner_steps=4, students_per_epoch=2, real_batch=16, lr=0.05, **decay)
+        trainer = bm.make_behaviour_matching(config, SPEC, dist, real, start, (2,), epochs)
+        return trainer.chunk(trainer.init(jax.random.PRNGKey(0)))[0].dataset
+
+    two, four = run(2), run(4)
+    frozen = run(4, lr_decay=1e-6, lr_decay_at=2)
+    np.testing.assert_allclose(frozen.x, two.x, atol=1e-6)
+    np.testing.assert_allclose(frozen.y, two.y, atol=1e-6)
+    assert np.abs(np.asarray(four.x) - np.asarray(two.x)).max() > 1e-3
+    assert bm.config_problems(bm.BMConfig(lr_decay=0.0, lr_decay_at=-1)) == [
+        "--bm.lr-decay must lie in (0, 1] (got 0.0)", "--bm.lr-decay-at must be >= 0 (got -1)"]
 
 
 def _study_data(spec, rng):
@@ -193,10 +239,11 @@ def test_the_offline_report_puts_every_variant_beside_bc_100(tmp_path):
 
     from experiments.offline_report import collect, format_table, variant_of
 
-    def study(name, env_id, rows):
+    def study(name, env_id, rows, greedy=False):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "results.json").write_text(json.dumps({"env_id": env_id, "methods": [
-            {"method": m, "split": "id", "mean": mean, "std": 1.0, "dataset_size": size} for m, mean, size in rows]}))
+        (tmp_path / name / "results.json").write_text(json.dumps({"env_id": env_id, "config": {"greedy": greedy},
+            "methods": [{"method": m, "split": "id", "mean": mean, "std": 1.0, "dataset_size": size}
+                        for m, mean, size in rows]}))
         return tmp_path / name
 
     runs = (study("offline_breakout-minatar_s0", "Breakout-MinAtar", [("bc100", 20.0, 999), ("synthetic", 2.0, 150)]),
@@ -210,3 +257,10 @@ def test_the_offline_report_puts_every_variant_beside_bc_100(tmp_path):
     text = format_table(games, table)
     assert "| bm-pbc [bm_k16] | 5.00 ± 1.00 (25 %) | - |" in text
     assert "| bm-pbc [bm] | - | 30.00 ± 1.00 (75 %) |" in text
+    # A greedy study is its own table, its shares against its own (greedy) BC-100 %.
+    greedy = study("offline_breakout-minatar_bmg_s0", "Breakout-MinAtar", [("bc100", 25.0, 999), ("bm-pbc", 15.0, 150)],
+                   greedy=True)
+    games, table = collect((*runs, greedy), "id", "greedy")
+    assert games == ["Breakout-MinAtar"] and list(table) == ["bc100", "bm-pbc [bmg]"]
+    assert "| bm-pbc [bmg] | 15.00 ± 1.00 (60 %) |" in format_table(games, table)
+    assert list(collect((*runs, greedy), "id")[1]) == ["bc100", "synthetic [gm]", "bm-pbc [bm_k16]", "bm-pbc [bm]"]

@@ -69,11 +69,18 @@ class BMConfig:
     """Fresh students per outer step (vmapped); their outer losses are averaged."""
     real_batch: int = 512
     """Real states per student in the outer loss."""
-    lr: float = 0.01
-    """Adam learning rate of the states."""
+    lr: float = 0.001
+    """Adam learning rate of the states. Small: each epoch's gradient comes from two to eight random students, and
+    its noise sets the plateau (Breakout-MinAtar, Adam T = 50 students, 2 a epoch: 0.01 stalls at KL 0.19 to the
+    expert from epoch ~75 and then drifts up; 0.003 reaches 0.14 by epoch 100; 0.001 0.13 by 300, still falling)."""
     label_lr: float = 0.03
     """Adam learning rate of the labels (logits for discrete actions, targets for continuous); 0 keeps the
     initial labels."""
+    lr_decay: float = 1.0
+    """Factor on both learning rates from epoch ``lr_decay_at`` on (one step down: the plateau at a constant
+    rate is set by the noise of a few students' gradients, and a smaller step lowers it)."""
+    lr_decay_at: int = 0
+    """The first epoch (0-based) whose update ``lr_decay`` scales."""
     clip: float = 1.0
     """Global-norm clip of the outer gradient (states and labels together), before Adam."""
     gamma: float = 0.99
@@ -103,6 +110,10 @@ def config_problems(config: BMConfig, prefix: str = "bm.") -> list[str]:
             errors.append(f"--{prefix}{name.replace('_', '-')} must be > 0 (got {getattr(config, name)})")
     if config.label_lr < 0:
         errors.append(f"--{prefix}label-lr must be >= 0 (got {config.label_lr})")
+    if not 0 < config.lr_decay <= 1:
+        errors.append(f"--{prefix}lr-decay must lie in (0, 1] (got {config.lr_decay})")
+    if config.lr_decay_at < 0:
+        errors.append(f"--{prefix}lr-decay-at must be >= 0 (got {config.lr_decay_at})")
     if not 0 <= config.inner_momentum < 1:
         errors.append(f"--{prefix}inner-momentum must lie in [0, 1) (got {config.inner_momentum})")
     if not 0 <= config.gamma <= 1:
@@ -249,6 +260,9 @@ def make_behaviour_matching(config: BMConfig, spec: LearnerSpec | ConvSpec, dist
         if config.label_lr == 0:
             grads = {**grads, "labels": jnp.zeros_like(grads["labels"])}
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        if config.lr_decay != 1:  # Adam's update is linear in its rate: scaling it is the smaller rate
+            scale = jnp.where(state.iteration >= config.lr_decay_at, config.lr_decay, 1.0)
+            updates = jax.tree_util.tree_map(lambda u: u * scale, updates)
         params = optax.apply_updates(params, updates)
         dataset = state.dataset.replace(x=params["x"], y=labels_of(params["labels"], discrete))
         metrics = {"outer_loss": value, "grad_norm": jnp.linalg.norm(grads["x"]),

@@ -136,12 +136,20 @@ def ensemble_outputs(spec, dist, members, obs: jax.Array) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=32)
-def _student_policy(spec, dist=None, ensemble: int = 1):
+def _student_policy(spec, dist, ensemble: int = 1):
     """Each student (or ensemble of ``ensemble`` students) acts on its own observation (one function per spec:
-    host runners cache its compilation)."""
+    host runners cache its compilation). Discrete students give logits. A continuous student learns only means
+    (the BC loss is their squared error), so it acts by its mean, sampled and greedy alike: its distribution
+    parameters are the means with a zero standard deviation."""
     if ensemble == 1:
-        return lambda params, obs: jax.vmap(spec.apply)(params, obs)
-    return lambda params, obs: jax.vmap(lambda p, o: ensemble_outputs(spec, dist, p, o[None])[0])(params, obs)
+        outputs = lambda params, obs: jax.vmap(spec.apply)(params, obs)  # noqa: E731
+    else:
+        outputs = lambda params, obs: jax.vmap(lambda p, o: ensemble_outputs(spec, dist, p, o[None])[0])(  # noqa: E731
+            params, obs)
+    if dist.discrete:
+        return outputs
+    no_std = jnp.full((dist.num_outputs,), -jnp.inf)
+    return lambda params, obs: dist.params(outputs(params, obs), no_std)
 
 
 def make_student_evaluate(env, spec, dist, num_students: int, episodes_per_student: int, greedy: bool = False,
@@ -151,7 +159,7 @@ def make_student_evaluate(env, spec, dist, num_students: int, episodes_per_stude
     each "student" is an ensemble: ``students`` are stacked ``(num_students, ensemble, ...)`` and act by
     :func:`ensemble_outputs`."""
     total = num_students * episodes_per_student
-    policy = _student_policy(spec, dist if ensemble > 1 else None, ensemble)
+    policy = _student_policy(spec, dist, ensemble)
 
     def evaluate(key, students):
         repeated = jax.tree_util.tree_map(lambda p: jnp.repeat(p, episodes_per_student, axis=0), students)
