@@ -123,7 +123,8 @@ def test_behaviour_matching_lowers_its_outer_loss_and_teaches_the_expert_on_a_to
     until students trained on them for 10 momentum steps agree with the expert on most real states."""
     x, expert = _toy()
     dist = Categorical(2)
-    config = bm.BMConfig(k=2, epochs=150, inner_steps=10, inner_lr=0.3, students_per_epoch=4, real_batch=128,
+    config = bm.BMConfig(k=2, epochs=150, inner_steps=10, inner_optimizer="momentum", inner_lr=0.3,
+                         students_per_epoch=4, real_batch=128, lr_decay=1.0,
                          lr=0.05, label_lr=0.1, outer_loss="pbc")
     real = bm.real_source(x, expert.argmax(1), expert, None, True)
     start = SyntheticDataset(x=jnp.asarray([[0.3, 0.1], [0.2, 0.3]]), y=jnp.asarray([[0.9, 0.1], [0.9, 0.1]]),
@@ -152,7 +153,7 @@ def test_label_lr_zero_keeps_the_labels_and_the_evaluation_students_are_the_inne
     np.testing.assert_allclose(state.dataset.y, start.y, rtol=1e-6)
     assert not np.allclose(state.dataset.x, start.x)
     training = config.training()
-    assert (training.steps, training.batch_size, training.optimizer, training.lr) == (4, 2, "momentum", config.inner_lr)
+    assert (training.steps, training.batch_size, training.optimizer, training.lr) == (4, 2, "adam", config.inner_lr)
 
 
 def test_lr_decay_scales_the_outer_steps_from_its_epoch_on():
