@@ -241,9 +241,22 @@ def run_cli(prog: str, main, parse, argv: list[str] | None = None):
     Outside a training loop (compiling, the final evaluation) SIGTERM keeps its default action, which ends the
     process at once (a Python handler would wait for a long compiled call to return), and Ctrl-C ends it with one
     line."""
+    from jaxdistill import compile_cache
     from jaxdistill.run.errors import RunError, RunInterrupted, disk_full_path
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    cache, argv = compile_cache.choose(argv)
+    if cache is not None:
+        try:
+            compile_cache.enable(cache)
+        except OSError as e:  # an unwritable cache directory costs start-up time, never the run
+            print(f"[jaxdistill] compilation cache off: {cache} is not writable ({e.strerror})", file=sys.stderr)
+            cache = None
+    if cache is None:
+        compile_cache.disable()
+    print(f"[jaxdistill] {prog}: compilation cache "
+          + (f"{cache} (off: {compile_cache.OFF_FLAG} or {compile_cache.ENV_VAR}=0)" if cache else "off"),
+          file=sys.stderr)
     args = None
     try:
         args = parse(argv)

@@ -53,7 +53,7 @@ def test_three_inner_steps_meta_gradient_matches_finite_differences():
 
 
 def test_a_three_step_dataset_file_trains_learners_by_the_readme_recipe(tmp_path):
-    """A file written with inner_steps = 3: the README's recipe (n plain SGD steps on the MSE from
+    """A file written with inner_steps = 3: the dataset file's recipe (docs/dataset-format.md) (n plain SGD steps on the MSE from
     metadata.json's inner_steps, here by hand in NumPy) gives the learners the library's evaluator trains."""
     inner = InnerTraining(steps=3)
     data = init_dataset(jax.random.PRNGKey(1), 2, (4,), 2, inner_lr=0.3)

@@ -15,7 +15,7 @@ from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_le
 
 
 def numpy_one_step(layers, x, y, lr):
-    """The README's recipe, by hand: one SGD step on mean((f(x) - y)^2) for a tanh MLP."""
+    """The dataset file's recipe (docs/dataset-format.md), by hand: one SGD step on mean((f(x) - y)^2) for a tanh MLP."""
     acts = [x]
     for layer in layers[:-1]:
         acts.append(np.tanh(acts[-1] @ layer["w"] + layer["b"]))

@@ -1,0 +1,272 @@
+"""The results tables of ``docs/`` generated from the committed ``results.json`` files, so that a number on a
+page cannot drift from the run that measured it.
+
+    python -m experiments.report            # rewrite every generated table in docs/*.md
+    python -m experiments.report --check    # exit 1 naming each page whose tables are stale (tests run this)
+
+A page marks a generated table with ``<!-- report:NAME -->`` ... ``<!-- /report:NAME -->``; everything between the
+markers is replaced by ``TABLES[NAME]`` rendered from the results. The prose around the markers is the page's
+own. Each row names its run directory under ``experiments/results``; the anchors that are not in a results file
+(published numbers) sit in the row's spec beside the run, with their source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+import tyro
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "experiments" / "results"
+DOCS = ROOT / "docs"
+
+
+class ReportError(ValueError):
+    """A results file that cannot fill its row: names the file and what is missing."""
+
+
+def load(run: str, results: Path = RESULTS) -> tuple[Path, dict]:
+    path = results / run / "results.json"
+    if not path.is_file():
+        raise ReportError(f"{path}: no such results file")
+    try:
+        return path, json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path}: not JSON ({e})") from None
+
+
+def need(result: dict, key: str, path: Path):
+    """``result[key]`` (dotted keys go down), or a :class:`ReportError` naming the file and the key."""
+    value = result
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ReportError(f"{path}: missing key {key!r}")
+        value = value[part]
+    return value
+
+
+def kshot(result: dict, path: Path, policy: str, learners: str | None = None) -> dict:
+    """The k-shot row of ``policy`` (greedy or sampled) whose learners start with ``learners`` (default: the
+    first row that is not the random policy's)."""
+    for row in need(result, "kshot", path):
+        for key in ("learners", "policy", "mean", "std", "n"):
+            need(row, key, path)
+        random = row["learners"].startswith("uniformly random")
+        wanted = row["learners"].startswith(learners) if learners else not random
+        if wanted and row["policy"] == policy:
+            return row
+    raise ReportError(f"{path}: missing key 'kshot' row with policy {policy!r}"
+                      + (f" and learners {learners!r}" if learners else ""))
+
+
+def mean_std(row: dict, digits: int = 1) -> str:
+    return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}"
+
+
+def millions(steps: int) -> str:
+    return f"{steps / 1e6:.2f} M"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+# --- the tables ----------------------------------------------------------------------------------------------
+
+CARTPOLE = [  # (run, the paper's Table 1 Λ entry at the same k)
+    ("cartpole1d_k2_ppmo_s0", "500 ± 0"), ("cartpole2d_k3_ppmo_s0", "364 ± 151"),
+    ("cartpole3d_k4_ppmo_s0", "261 ± 118"), ("cartpole4d_k5_ppmo_s0", "128 ± 40.8"),
+    ("cartpole5d_k6_ppmo_s0", "88.4 ± 29.5"),
+]
+
+
+def cartpole(results: Path) -> str:
+    rows = []
+    for run, paper in CARTPOLE:
+        path, r = load(run, results)
+        greedy = kshot(r, path, "greedy")
+        rows.append([need(r, "env_id", path), str(need(r, "k", path)), f"**{mean_std(greedy)}** (n = {greedy['n']})",
+                     paper, f"{need(r, 'meta_epochs', path)} meta-epochs, {millions(need(r, 'env_steps', path))} "
+                     f"env steps, {need(r, 'wall_time_s', path):.0f} s", f"`{run}`"])
+    return table(["task", "k", "k-shot return, fresh Λ learners (greedy)", "paper, Table 1 (Λ)", "training",
+                  "run"], rows)
+
+
+def table1(results: Path) -> str:
+    """Table 1's k_min rows from ``experiments.kshot_table``'s cells (each carries the paper's mean beside it)."""
+    path = results / "kshot_table" / "table1.json"
+    if not path.is_file():
+        raise ReportError(f"{path}: no such results file")
+    cells = json.loads(path.read_text())
+    labels: list[str] = []
+    rows: dict[tuple[int, int], dict[str, str]] = {}
+    for cell in cells:
+        for key in ("n_dims", "k", "label", "mean", "paper_mean"):
+            need(cell, key, path)
+        if cell["label"] not in labels:
+            labels.append(cell["label"])
+        rows.setdefault((cell["n_dims"], cell["k"]), {})[cell["label"]] = (
+            f"**{cell['mean']:.1f}** ({cell['paper_mean']:g})")
+    return table(["experiment"] + labels, [[f"{n}D {k}-shot"] + [row.get(label, "-") for label in labels]
+                                           for (n, k), row in sorted(rows.items())])
+
+
+MINATAR = ["breakout", "spaceinvaders", "asterix", "freeway"]
+GAME_NAMES = {"breakout": "Breakout-MinAtar", "spaceinvaders": "SpaceInvaders-MinAtar", "asterix": "Asterix-MinAtar",
+              "freeway": "Freeway-MinAtar"}
+
+
+def minatar_l4(results: Path) -> str:
+    rows = []
+    for game in MINATAR:
+        path, r = load(f"minatar_{game}_k16_l4_ppmo_s0", results)
+        ppo_path, ppo = load(f"minatar_{game}_ppo_s0", results)
+        rows.append([GAME_NAMES[game], f"**{mean_std(kshot(r, path, 'sampled'))}**",
+                     mean_std(kshot(ppo, ppo_path, "sampled")),
+                     f"{kshot(ppo, ppo_path, 'sampled', 'uniformly random')['mean']:.1f}",
+                     millions(need(r, "env_steps", path))])
+    return table(["game", "PPMO k-shot, l = 4 (sampled)", "PPO actor, same env steps (sampled)", "random policy",
+                  "env steps"], rows)
+
+
+HADES_16 = {"Breakout-MinAtar": 8.8, "SpaceInvaders-MinAtar": 19.2, "Asterix-MinAtar": 3.9}
+"""HaDES' published MinAtar returns with 16 pairs, full distillation (SNES, population 2048, 2000 generations,
+MLP students trained by 32 Adam steps from scratch)."""
+
+MINATAR_L0 = [  # (run, how it was distilled); every layer of a fresh learner trained on the 16 pairs
+    ("minatar_breakout_k16_l0_ppmo_s0", "PPMO, one SGD step"),
+    ("es_vs_ppmo/spaceinvaders_sgd1_ppmo", "PPMO, one SGD step"),
+    ("es_vs_ppmo/spaceinvaders_sgd1_es", "ES, one SGD step"),
+]
+
+
+def minatar_l0(results: Path) -> str:
+    rows = []
+    for run, how in MINATAR_L0:
+        path, r = load(run, results)
+        env_id = need(r, "env_id", path)
+        rows.append([env_id, how, mean_std(kshot(r, path, "sampled"), 2), mean_std(kshot(r, path, "greedy"), 2),
+                     millions(int(need(r, "env_steps", path))), str(HADES_16.get(env_id, "-"))])
+    return table(["game", "ours, l = 0", "sampled", "greedy", "env steps", "HaDES, 16 pairs, full distillation"],
+                 rows)
+
+
+GYMNAX = ["gymnax_acrobot_k3_ppmo_s0", "gymnax_acrobot_ppo_s0", "gymnax_pendulum_ppo_s0"]
+
+
+def gymnax(results: Path) -> str:
+    rows = []
+    for run in GYMNAX:
+        path, r = load(run, results)
+        method = need(r, "method", path)
+        who = f"PPMO, k = {need(r, 'k', path)}, fresh Λ learners" if method == "ppmo" else "PPO, its actor"
+        rows.append([need(r, "env_id", path), who, f"**{mean_std(kshot(r, path, 'greedy'))}**",
+                     f"{millions(need(r, 'env_steps', path))}, {need(r, 'wall_time_s', path):.1f} s", f"`{run}`"])
+    return table(["env", "method", "greedy return", "env steps, wall time", "run"], rows)
+
+
+MUJOCO = [  # (run, label)
+    ("mujoco_hopper-v4_k64_ppmo_s0", "Hopper-v4 (EnvPool)"),
+    ("mujoco_halfcheetah-v4_k64_ppmo_s0", "HalfCheetah-v4 (EnvPool)"),
+    ("mujoco_walker2d-v4_k64_ppmo_s0", "Walker2d-v4 (EnvPool)"),
+    ("mujoco_reacher-v4_k64_ppmo_s0", "Reacher-v4 (EnvPool)"),
+    ("mujoco_inverteddoublependulum-v4_k64_ppmo_s0", "InvertedDoublePendulum-v4 (EnvPool)"),
+    ("mujoco_hopper_anneal_k64_ppmo_s0", "hopper (Brax, positional), --anneal-lr"),
+    ("mujoco_hopper_k64_ppmo_s0", "hopper (Brax, positional)"),
+    ("mujoco_hopper_generalized_k64_ppmo_s0", "hopper (Brax, generalized)"),
+    ("mujoco_inverted_double_pendulum_k64_ppmo_s0", "inverted_double_pendulum (Brax, positional)"),
+]
+
+
+def mujoco(results: Path) -> str:
+    rows = []
+    for run, label in MUJOCO:
+        path, r = load(run, results)
+        ref = need(r, "reference", path)
+        anchor = ref.get("full_distillation", ref.get("hades_64"))
+        if anchor is None:
+            raise ReportError(f"{path}: missing key 'reference.full_distillation' (or 'reference.hades_64')")
+        greedy, sampled = kshot(r, path, "greedy"), kshot(r, path, "sampled")
+        rows.append([label, f"{greedy['mean']:.1f} / {sampled['mean']:.1f} (n = {greedy['n']})", f"{anchor} ({ref.get('source', '?')})",
+                     str(ref.get("ppo", "-")), millions(need(r, "env_steps", path))])
+    return table(["task (route)", "k = 64 distilled, greedy / sampled (fresh Λ learners)",
+                  "full distillation, published", "PPO, published", "env steps"], rows)
+
+
+OFFLINE_RUNS = ["offline_breakout-minatar_bmg_s0", "offline_spaceinvaders-minatar_bmg_s0",
+                "offline_breakout-minatar_bmg_T100_s0", "offline_spaceinvaders-minatar_bmg_T100_s0",
+                "offline_breakout-minatar_gmg_s0", "offline_spaceinvaders-minatar_gmg_s0"]
+
+
+def offline(results: Path) -> str:
+    """The greedy MinAtar table of ``experiments.offline_report`` (every row beside its game's BC-100 %)."""
+    from experiments import offline_report
+
+    runs = []
+    for run in OFFLINE_RUNS:
+        path, r = load(run, results)
+        for key in ("env_id", "methods", "config"):
+            need(r, key, path)
+        runs.append(results / run)
+    games, rows = offline_report.collect(tuple(runs), "id", acting="greedy")
+    return offline_report.format_table(games, rows)
+
+
+TABLES: dict[str, Callable[[Path], str]] = {"cartpole": cartpole, "table1": table1, "minatar_l4": minatar_l4,
+                                              "minatar_l0": minatar_l0, "gymnax": gymnax, "mujoco": mujoco,
+                                              "offline": offline}
+"""Every generated table by the name its page's markers use."""
+
+MARKER = re.compile(r"(<!-- report:(?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S)
+
+
+def render(text: str, results: Path = RESULTS, page: str = "?") -> str:
+    """``text`` with every marked table regenerated."""
+    def fill(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in TABLES:
+            raise ReportError(f"{page}: unknown table {name!r} (known: {', '.join(TABLES)})")
+        return f"{m.group(1)}{TABLES[name](results)}\n{m.group(4)}"
+
+    return MARKER.sub(fill, text)
+
+
+@dataclasses.dataclass
+class Args:
+    check: bool = False
+    """Write nothing; exit 1 naming each page whose generated tables differ from the results."""
+    docs: Path = DOCS
+    """The pages to fill (every ``*.md`` under it)."""
+    results: Path = RESULTS
+    """The committed run directories."""
+
+
+def main(args: Args) -> list[Path]:
+    """The pages that were (or, with ``check``, would be) rewritten."""
+    stale = []
+    for page in sorted(args.docs.glob("*.md")):
+        text = page.read_text()
+        new = render(text, args.results, str(page))
+        if new != text:
+            stale.append(page)
+            if not args.check:
+                page.write_text(new)
+    return stale
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    try:
+        pages = main(args)
+    except ReportError as e:
+        raise SystemExit(f"experiments.report: error: {e}") from None
+    for page in pages:
+        print(f"{'stale' if args.check else 'rewrote'}: {page}")
+    if args.check and pages:
+        raise SystemExit("experiments.report: the pages above are stale: run python -m experiments.report")
