@@ -199,9 +199,8 @@ def mujoco(results: Path) -> str:
                   "full distillation, published", "PPO, published", "env steps"], rows)
 
 
-OFFLINE_RUNS = ["offline_breakout-minatar_bmg_s0", "offline_spaceinvaders-minatar_bmg_s0",
-                "offline_breakout-minatar_bmg_T100_s0", "offline_spaceinvaders-minatar_bmg_T100_s0",
-                "offline_breakout-minatar_gmg_s0", "offline_spaceinvaders-minatar_gmg_s0"]
+OFFLINE_RUNS = [f"offline_{game}-minatar_{variant}_s0" for variant in ("bmg_T100d", "bmg_T50d", "bmg_T100", "bmg", "gmg")
+                for game in ("breakout", "spaceinvaders") if (game, variant) != ("spaceinvaders", "bmg_T50d")]
 
 
 def offline(results: Path) -> str:
