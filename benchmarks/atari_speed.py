@@ -45,14 +45,14 @@ class Args:
 
 
 def main(args: Args) -> dict:
-    from experiments.atari import PRESETS, nature_cnn
     from jaxdistill.distill.kmin import k_min
     from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.envs import make
+    from jaxdistill.presets import ATARI_PPMO, nature_cnn
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
     from jaxdistill.run.driver import make_trainer
 
-    sizes = dataclasses.asdict(PRESETS[args.preset].ppmo)  # the preset's PPMO sizes, by field name
+    sizes = dataclasses.asdict(ATARI_PPMO[args.preset])  # the preset's PPMO sizes, by field name
     env = make(f"{args.env}-v5")
     spec = env.spec
     games = sizes["num_learners"] * sizes["num_envs"]

@@ -47,14 +47,14 @@ class Args:
 
 
 def main(args: Args) -> dict:
-    from jaxdistill.distill.inner import train_fresh_learners
+    from jaxdistill.core.loop import train_loop
     from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.envs import make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+    from jaxdistill.learn.inner import train_fresh_learners
     from jaxdistill.nets.networks import LearnerSpec
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
     from jaxdistill.run.driver import make_trainer
-    from jaxdistill.run.loop import train_loop
 
     config = PPMOConfig(k=2, meta_epochs=args.max_meta_epochs)
     env = make("CartPole1D-v1")

@@ -27,7 +27,7 @@ class Args:
     learners: int = 1000
     """Learners per call."""
     distributions: tuple[str, ...] = ("lambda", "ortho_std1", "xavier", "xavier_std1", "random_h", "random_l")
-    """Distributions to time (see jaxdistill.nets.learners)."""
+    """Distributions to time (see jaxdistill.learn.learners)."""
     dataset: Path | None = None
     """Dataset to train on; default the committed k_min dataset for --dims."""
     repeats: int = 3
@@ -37,11 +37,11 @@ class Args:
 
 
 def main(args: Args) -> dict:
-    from jaxdistill.distill.dataset import load_dataset
+    from jaxdistill.core.sharding import population_mesh
     from jaxdistill.envs import cartpole_id, make
     from jaxdistill.eval.kshot import make_kshot_evaluate
-    from jaxdistill.nets.learners import get_distribution, padded_learners
-    from jaxdistill.run.sharding import population_mesh
+    from jaxdistill.learn.dataset import load_dataset
+    from jaxdistill.learn.learners import get_distribution, padded_learners
 
     path = args.dataset or Path(f"experiments/results/cartpole{args.dims}d_k{args.dims + 1}_ppmo_s0/dataset")
     env = make(cartpole_id(args.dims))

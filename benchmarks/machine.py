@@ -79,7 +79,7 @@ def time_image_split(ppmo_call, ppo_call, state, learner, obs_shape, num_actions
 
     import jax
 
-    from jaxdistill.distill.inner import train_fresh_learners
+    from jaxdistill.learn.inner import train_fresh_learners
 
     t = interleaved_timings({"ppmo": ppmo_call, "ppo": ppo_call}, repeats)
     train = jax.jit(partial(train_fresh_learners, spec=learner, obs_shape=obs_shape, num_outputs=num_actions,

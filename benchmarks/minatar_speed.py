@@ -35,7 +35,7 @@ class Args:
     env: str = "Breakout"
     """MinAtar game."""
     preset: Literal["gpu", "cpu"] = "cpu"
-    """Rollout sizes from experiments.minatar's presets."""
+    """Rollout sizes from the MinAtar presets (``jaxdistill.presets``)."""
     k: int = 16
     """Synthetic images."""
     encoder_layers: tuple[int, ...] = (0, 4)
@@ -51,13 +51,13 @@ class Args:
 
 
 def main(args: Args) -> dict:
-    from experiments.minatar import PRESETS, minatar_learner
     from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
     from jaxdistill.envs import make, minatar_id
+    from jaxdistill.presets import MINATAR_PPMO, minatar_learner
     from jaxdistill.rl.ppo import PPOConfig, make_ppo
     from jaxdistill.run.driver import make_trainer
 
-    sizes = dataclasses.asdict(PRESETS[args.preset].ppmo)  # the preset's PPMO sizes, by field name
+    sizes = dataclasses.asdict(MINATAR_PPMO[args.preset])  # the preset's PPMO sizes, by field name
     env = make(minatar_id(args.env))
     n_it = args.timing_iterations
     record: dict = {"machine": describe_machine(), "env": minatar_id(args.env), "preset": args.preset, "k": args.k,

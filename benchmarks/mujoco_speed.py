@@ -29,7 +29,7 @@ class Args:
     envs: tuple[str, ...] = ("hopper", "Hopper-v4")
     """Environments (a Brax robot and/or an EnvPool MuJoCo-v4 task)."""
     preset: Literal["cpu", "gpu"] = "cpu"
-    """Rollout sizes from experiments.mujoco's presets for each environment's route."""
+    """Rollout sizes from the MuJoCo presets (``jaxdistill.presets``) for each environment's route."""
     timing_iterations: int = 3
     """Meta-epochs / PPO updates per measurement (after a warm-up)."""
     repeats: int = 3
@@ -41,17 +41,17 @@ class Args:
 
 
 def measure(env_id: str, preset: str, n_it: int, repeats: int, num_learners: int) -> dict:
-    from experiments.mujoco import PRESETS, route_of
     from jaxdistill.distill.ppmo import make_ppmo
     from jaxdistill.envs import make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+    from jaxdistill.presets import MUJOCO_PPMO, MUJOCO_PPO, route_of
     from jaxdistill.rl.ppo import make_ppo
     from jaxdistill.run.driver import make_trainer
 
     env = make(env_id)
-    ppmo_config = PRESETS[(route_of(env_id), preset)].ppmo.for_spec(env.spec)
+    ppmo_config = MUJOCO_PPMO[(route_of(env_id), preset)].for_spec(env.spec)
     ppo_config = dataclasses.replace(
-        PRESETS[(route_of(env_id), preset)].ppo, num_envs=ppmo_config.num_learners * ppmo_config.num_envs,
+        MUJOCO_PPO[(route_of(env_id), preset)], num_envs=ppmo_config.num_learners * ppmo_config.num_envs,
         num_steps=ppmo_config.num_steps, num_minibatches=ppmo_config.num_minibatches,
         update_epochs=ppmo_config.update_epochs, anneal_lr=False)
     ppmo = make_ppmo(ppmo_config, env.spec)

@@ -4,7 +4,7 @@ several T, and students trained per hour.
     python -m benchmarks.offline_speed                  # writes benchmarks/results/offline_speed.json
 
 For each observation shape (MinAtar's 10x10x4 maps with 3 actions, Procgen's 3x64x64 frames with 15) and the
-study's student for it (``experiments.offline.networks``), on random data of the recorded kind:
+study's student for it (``jaxdistill.presets.offline_networks``), on random data of the recorded kind:
 1. seconds per gradient-matching epoch (k synthetic samples, ``students_per_epoch`` fresh students, a real
    batch per class, second-order gradients into the synthetic states);
 2. seconds per behaviour-matching epoch (``bm_students_per_epoch`` fresh students trained T full-batch steps of
@@ -73,21 +73,21 @@ def _time(fn, repeats: int) -> tuple[float, float]:
 
 
 def measure(obs_shape, frames: bool, num_actions: int, channels_first: bool, args: Args) -> dict:
-    from experiments.offline import networks
     from jaxdistill.distill.gradient_matching import (
         GMConfig,
         group_by_class,
         init_synthetic,
         make_gradient_matching,
     )
-    from jaxdistill.offline.students import StudentTraining, train_students
+    from jaxdistill.learn.students import StudentTraining, train_students
     from jaxdistill.policy.distributions import Categorical
+    from jaxdistill.presets import offline_networks
 
     rng = np.random.default_rng(0)
     x = (rng.integers(0, 256, (args.real_samples, *obs_shape), dtype=np.uint8) if frames
          else rng.integers(0, 2, (args.real_samples, *obs_shape)).astype(np.float32))
     actions = rng.integers(0, num_actions, args.real_samples)
-    student, _, _ = networks(obs_shape, channels_first)
+    student, _, _ = offline_networks(obs_shape, channels_first)
     dist = Categorical(num_actions)
     real = group_by_class(x, actions, num_actions)
     dataset, classes = init_synthetic(jax.random.PRNGKey(0), real, args.k, num_actions)

@@ -174,8 +174,6 @@ def make_reference_train(total_timesteps: int):
 
 def ours_with_step_weighted_returns(total_timesteps: int, anneal_lr: bool, clip_value_loss: bool):
     """Our PPO (``jaxdistill.rl.ppo``) through our driver; its metrics carry both return counts."""
-    import jax
-    import jax.numpy as jnp
 
     from jaxdistill.envs import make
     from jaxdistill.eval.episodes import play_episodes

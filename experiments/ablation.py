@@ -126,7 +126,7 @@ def main(args: Args):
     if unknown:
         raise SystemExit(f"experiments.ablation: error: unknown option(s) {sorted(unknown)}; use {list(OPTIONS)}")
     from experiments.common import check_out_dir
-    from jaxdistill.run.errors import RunInterrupted
+    from jaxdistill.core.errors import RunInterrupted
 
     check_out_dir(args.out, "experiments.ablation", "--out")
     try:

@@ -25,6 +25,7 @@ from experiments.common import (
     ImageArgs,
     PPMOOptions,
     PPOBaselineOptions,
+    as_options,
     cli,
     fail,
     fill_run,
@@ -32,12 +33,10 @@ from experiments.common import (
     run_image_method,
     validate_image_args,
 )
+from jaxdistill.presets import ATARI_PPMO, nature_cnn
 from jaxdistill.run.harness import RunOptions
 
-# GPU-sized defaults: 8 learners x 8 games x 128 steps = 8192 env steps per meta-epoch (CleanRL's PPO
-# collects 8 x 128 per update); 1250 meta-epochs = 10 M env steps. Clip 0.1 is CleanRL's Atari setting.
-_PPMO = PPMOOptions(meta_epochs=1250, num_learners=8, num_envs=8, num_steps=128, num_minibatches=4, clip_eps=0.1,
-                    ent_coef=0.01)
+_PPMO = as_options(PPMOOptions, ATARI_PPMO["gpu"])  # sizes: jaxdistill.presets
 _RUN = RunOptions(eval_every=25, eval_learners=8, final_eval_learners=32, eval_max_steps=27000,
                   eval_policy="sampled", final_policies=("sampled",), checkpoint_interval_s=300.0)
 
@@ -54,8 +53,7 @@ class Args(ImageArgs):
 PRESETS: dict[str, Args] = {
     "gpu": Args(),
     # CPU-sized: 2 learners x 2 games x 32 steps per meta-epoch; short evaluation games.
-    "cpu": Args(preset="cpu", ppmo=dataclasses.replace(_PPMO, meta_epochs=20, num_learners=2, num_envs=2,
-                                                       num_steps=32, num_minibatches=2),
+    "cpu": Args(preset="cpu", ppmo=as_options(PPMOOptions, ATARI_PPMO["cpu"]),
                 run=dataclasses.replace(_RUN, eval_every=10, eval_learners=2, final_eval_learners=4,
                                         eval_max_steps=2000)),
 }
@@ -77,12 +75,6 @@ def validate(args: Args) -> tuple[Args, object]:
     args = fill_run(dataclasses.replace(args, env=env.game), env.spec, "experiments.atari",
                     f"atari_{env.game.lower()}", f"_l{args.encoder_layers}")
     return args, env
-
-
-def nature_cnn(encoder_layers: int = 0, output_gain: float = 0.01):
-    from jaxdistill.nets.networks import ConvSpec
-
-    return ConvSpec(encoder_layers=encoder_layers, channels_first=True, output_gain=output_gain)
 
 
 def main(args: Args) -> dict:

@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 import tyro
 
 from jaxdistill.distill.es import ESConfig
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining
 from jaxdistill.distill.ppmo import PPMOConfig
+from jaxdistill.learn.inner import ONE_STEP, InnerTraining
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.rl.ppo import PPOConfig
 from jaxdistill.run.harness import RunOptions
@@ -32,6 +32,12 @@ class PPMOOptions(PPMOConfig):
 
     learner: tyro.conf.Suppress[LearnerSpec | ConvSpec] = LearnerSpec()
     critic: tyro.conf.Suppress[LearnerSpec | ConvSpec] = CRITIC_SPEC
+
+
+def as_options(options_cls, config):
+    """A library config (``PPMOConfig``, ``PPOConfig``: :mod:`jaxdistill.presets`) as this CLI's flags class of the
+    same fields."""
+    return options_cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,15 +240,15 @@ def run_cli(prog: str, main, parse, argv: list[str] | None = None):
 
     * interrupted (SIGINT / SIGTERM; the run checkpointed first): the exact command that continues it, exit status
       ``128 + signal`` (130, 143), as a shell reports a signalled process;
-    * a :class:`~jaxdistill.run.errors.RunError` (unusable run directory, mismatched resume, non-finite run):
+    * a :class:`~jaxdistill.core.errors.RunError` (unusable run directory, mismatched resume, non-finite run):
       ``<prog>: error: ...``, exit 1;
     * a full disk, wherever it struck: ``<prog>: error: no space left on device writing <path>``, exit 1.
 
     Outside a training loop (compiling, the final evaluation) SIGTERM keeps its default action, which ends the
     process at once (a Python handler would wait for a long compiled call to return), and Ctrl-C ends it with one
     line."""
-    from jaxdistill import compile_cache
-    from jaxdistill.run.errors import RunError, RunInterrupted, disk_full_path
+    from jaxdistill.core import compile_cache
+    from jaxdistill.core.errors import RunError, RunInterrupted, disk_full_path
 
     argv = sys.argv[1:] if argv is None else list(argv)
     cache, argv = compile_cache.choose(argv)
@@ -262,7 +268,7 @@ def run_cli(prog: str, main, parse, argv: list[str] | None = None):
         args = parse(argv)
         return main(args)
     except RunInterrupted as e:
-        from jaxdistill.run import distributed
+        from jaxdistill.core import distributed
 
         command = resume_command(prog, argv, e.run_dir, e.resume_flag)
         if distributed.launched():  # every process stopped alike: process 0 says it for the group
@@ -299,8 +305,8 @@ def check_run_dir(run_dir: Path, prog: str, resume: bool = False, overwrite: boo
     same run and write the same files)."""
     import jax
 
-    from jaxdistill.run.loop import RunDirError
-    from jaxdistill.run.loop import check_run_dir as check
+    from jaxdistill.core.loop import RunDirError
+    from jaxdistill.core.loop import check_run_dir as check
 
     if jax.process_count() > 1:
         raise SystemExit(f"{prog}: error: one run is one process, but this is process {jax.process_index()} of "
@@ -316,8 +322,8 @@ def check_run_dir(run_dir: Path, prog: str, resume: bool = False, overwrite: boo
 def check_out_dir(out_dir: Path, prog: str, flag: str = "--out-dir") -> Path:
     """Create a study's output directory and check it is writable, before any work (one line otherwise). Process 0
     alone writes, so it alone checks; every process stops with the same message."""
-    from jaxdistill.run import distributed
-    from jaxdistill.run.loop import RunDirError, check_writable
+    from jaxdistill.core import distributed
+    from jaxdistill.core.loop import RunDirError, check_writable
 
     def check():
         try:

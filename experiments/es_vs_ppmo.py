@@ -57,9 +57,9 @@ class Args:
 def task_setup(task: str, protocol: str):
     """``(env, ppmo config, es config, run options, learner label, max minutes)`` of one task and protocol."""
     from jaxdistill.distill.es import ESConfig
-    from jaxdistill.distill.inner import InnerTraining
     from jaxdistill.distill.ppmo import PPMOConfig
     from jaxdistill.envs import cartpole_id, make, minatar_id
+    from jaxdistill.learn.inner import InnerTraining
     from jaxdistill.run.harness import RunOptions
 
     inner = InnerTraining() if protocol == "sgd1" else InnerTraining(kind="bc", steps=BC_STEPS, bc_lr=BC_LR)
@@ -71,7 +71,7 @@ def task_setup(task: str, protocol: str):
         run = RunOptions(eval_every=25, target_return=499.0)
         return env, ppmo, es, run, "Λ (2x64 tanh, orthogonal)", 10.0
     if task in ("breakout", "spaceinvaders"):
-        from experiments.minatar import minatar_learner
+        from jaxdistill.presets import minatar_learner
 
         env = make(minatar_id({"breakout": "Breakout", "spaceinvaders": "SpaceInvaders"}[task]))
         learner = minatar_learner(0)  # full distillation: ES evolves the dataset only, so neither has an encoder
@@ -83,10 +83,10 @@ def task_setup(task: str, protocol: str):
                          eval_max_steps=500)
         return env, ppmo, es, run, "MinAtar CNN learners (full distillation)", 10.0
     if task == "hopper":
-        from experiments.mujoco import PRESETS
+        from jaxdistill.presets import MUJOCO_PPMO
 
         env = make("hopper")  # Brax, positional backend (HaDES')
-        ppmo = dataclasses.replace(PRESETS[("brax", "cpu")].ppmo, k=64, meta_epochs=100_000, inner=inner)
+        ppmo = dataclasses.replace(MUJOCO_PPMO[("brax", "cpu")], k=64, meta_epochs=100_000, inner=inner)
         es = ESConfig(k=64, population=64, generations=100_000, inner=inner)
         run = RunOptions(eval_every=10, eval_learners=64, final_policies=("greedy", "sampled"))
         return env, ppmo, es, run, "Λ (2x64 tanh, orthogonal)", 10.0
@@ -190,7 +190,7 @@ def main(args: Args):
     import math
 
     from experiments.common import check_out_dir
-    from jaxdistill.run.errors import RunInterrupted
+    from jaxdistill.core.errors import RunInterrupted
 
     if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
         raise SystemExit(f"{PROG}: error: --max-minutes must be a finite number > 0 (got {args.max_minutes})")

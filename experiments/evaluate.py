@@ -35,10 +35,10 @@ class Args:
 def main(args: Args) -> list[dict]:
     import jax
 
-    from jaxdistill.distill.dataset import DatasetFileError, load_dataset, load_encoder, load_obs_norm
-    from jaxdistill.distill.inner import InnerTraining
     from jaxdistill.envs import make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+    from jaxdistill.learn.dataset import DatasetFileError, load_dataset, load_encoder, load_obs_norm
+    from jaxdistill.learn.inner import InnerTraining
     from jaxdistill.nets.networks import LearnerSpec
     from jaxdistill.run.harness import format_table, summarize
 

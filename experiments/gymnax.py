@@ -81,8 +81,9 @@ def validate(args: Args):
 
 def main(args: Args) -> dict:
     args, env = validate(args)
-    from jaxdistill.run.harness import random_policy_returns, summarize
-    from jaxdistill.run.loop import run_keys
+    from jaxdistill.core.loop import run_keys
+    from jaxdistill.eval.baselines import random_policy_returns
+    from jaxdistill.run.harness import summarize
 
     title = f"{METHOD_NAMES[args.method]}, {args.env}"
     result = run_method(args, env, args.ppmo, args.ppo, "Λ (2x64 tanh, orthogonal)", title)

@@ -108,13 +108,13 @@ def main(args: Args) -> list[dict]:
 
     import jax
 
+    from jaxdistill.core import distributed
+    from jaxdistill.core.errors import RunInterrupted
+    from jaxdistill.core.sharding import is_main_process, population_mesh, to_host
     from jaxdistill.distill.kmin import k_min
     from jaxdistill.envs import cartpole_id, make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-    from jaxdistill.run import distributed
-    from jaxdistill.run.errors import RunInterrupted
     from jaxdistill.run.population import distill_population
-    from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
 
     # Seeds (distillation) and learners (evaluation) are split over every device of every process.
     mesh = population_mesh()
@@ -168,8 +168,8 @@ def seed_dir(args: Args, n_dims: int, k: int, seed: int) -> Path:
 
 def save_seed(args: Args, n_dims: int, k: int, seed: int, dataset, env, config, meta_epochs: int,
               wall_time: float) -> None:
-    from jaxdistill.distill.dataset import save_dataset
-    from jaxdistill.run.loop import config_to_dict
+    from jaxdistill.core.loop import config_to_dict
+    from jaxdistill.learn.dataset import save_dataset
 
     save_dataset(seed_dir(args, n_dims, k, seed), dataset, env_spec=env.spec, learner_spec=config.learner,
                  config=config_to_dict(config),
@@ -187,8 +187,8 @@ def population_settings(args: Args) -> dict:
 def load_written(args: Args, n_dims: int, k: int, config: PPMOConfig):
     """``(datasets, meta_epochs, wall_time)`` when every seed of (N, k) was written with this sweep's
     configuration, else None (the (N, k) is distilled again)."""
-    from jaxdistill.distill.dataset import DatasetFileError, load_dataset
-    from jaxdistill.run.loop import config_to_dict
+    from jaxdistill.core.loop import config_to_dict
+    from jaxdistill.learn.dataset import DatasetFileError, load_dataset
 
     datasets, metas = [], []
     for seed in args.seeds:
@@ -253,7 +253,7 @@ def law_verdicts(summary: list[dict]) -> dict[int, str]:
 
 
 def write_outputs(args: Args, rows: list[dict]) -> None:
-    from jaxdistill.run.metrics import write_rows
+    from jaxdistill.core.metrics import write_rows
 
     summary = summarize(rows)
     verdicts = law_verdicts(summary)

@@ -9,7 +9,7 @@
 For every (N, k) it loads ``<datasets-dir>/cartpole<N>d_k<K>_ppmo_s<seed>/dataset`` or, with
 ``--distill-missing``, distils it first with ``experiments.cartpole``'s defaults. Every learner
 distribution is one compiled call over ``--learners`` learners (random architectures are padded
-exactly, see ``jaxdistill.nets.learners``), split over every device of every process. Writes ``table1.md``,
+exactly, see ``jaxdistill.learn.learners``), split over every device of every process. Writes ``table1.md``,
 ``table1.csv``, ``table1.json``, ``table1.png`` and every learner's return (``table1_returns.npz``) into
 ``--out-dir`` (``table6.*`` with ``--table 6``).
 """
@@ -83,7 +83,7 @@ class Args:
     ks: tuple[str, ...] = ("kmin",)
     """Dataset sizes: 'kmin' (= N + 1) and/or integers such as 512."""
     distributions: tuple[str, ...] = DISTRIBUTIONS
-    """Learner distributions (columns); see jaxdistill.nets.learners (also 'L<depth>_h<width>')."""
+    """Learner distributions (columns); see jaxdistill.learn.learners (also 'L<depth>_h<width>')."""
     table: Literal[1, 6] = 1
     """1: the paper's Table 1 (--distributions); 6: its Table 6, the grid of L = 0..5 hidden layers x
     h = 32..256 units with Λ's init (replaces --distributions)."""
@@ -120,7 +120,7 @@ def dataset_dir(args: Args, n_dims: int, k: int) -> Path:
 
 
 def main(args: Args) -> list[dict]:
-    from jaxdistill.nets.learners import get_distribution
+    from jaxdistill.learn.learners import get_distribution
 
     if args.table == 6:
         args = dataclasses.replace(args, distributions=GRID_DISTRIBUTIONS)
@@ -139,14 +139,14 @@ def main(args: Args) -> list[dict]:
     import jax
     import numpy as np
 
-    from jaxdistill.distill.dataset import DatasetFileError, load_dataset
+    from jaxdistill.core import distributed
+    from jaxdistill.core.errors import RunInterrupted
+    from jaxdistill.core.loop import StopSignals
+    from jaxdistill.core.sharding import is_main_process, population_mesh, to_host
     from jaxdistill.envs import cartpole_id, make
     from jaxdistill.eval.kshot import make_kshot_evaluate
-    from jaxdistill.nets.learners import padded_learners
-    from jaxdistill.run import distributed
-    from jaxdistill.run.errors import RunInterrupted
-    from jaxdistill.run.loop import StopSignals
-    from jaxdistill.run.sharding import is_main_process, population_mesh, to_host
+    from jaxdistill.learn.dataset import DatasetFileError, load_dataset
+    from jaxdistill.learn.learners import padded_learners
 
     # Every cell's learners are split over every device of every process (padded to a multiple of the device
     # count, the padding dropped), so the returns do not depend on how many devices or processes there are.
@@ -228,7 +228,7 @@ def paper_cell(r: dict) -> str:
 
 
 def write_outputs(args: Args, rows: list[dict]) -> None:
-    from jaxdistill.run.metrics import write_rows
+    from jaxdistill.core.metrics import write_rows
 
     write_rows(args.out_dir, "table1", rows)
     labels = list(dict.fromkeys(r["label"] for r in rows))
@@ -275,7 +275,7 @@ def write_outputs(args: Args, rows: list[dict]) -> None:
 
 def write_table6(args: Args, rows: list[dict]) -> None:
     """One L x h grid per (N, k): our mean ± std with the paper's mean in brackets, and a heat map each."""
-    from jaxdistill.run.metrics import write_rows
+    from jaxdistill.core.metrics import write_rows
 
     write_rows(args.out_dir, "table6", rows)
     experiments = list(dict.fromkeys((r["n_dims"], r["k"]) for r in rows))

@@ -24,6 +24,7 @@ from experiments.common import (
     Flat,
     ImageArgs,
     PPMOOptions,
+    as_options,
     cli,
     fail,
     fill_run,
@@ -31,6 +32,7 @@ from experiments.common import (
     run_image_method,
     validate_image_args,
 )
+from jaxdistill.presets import MINATAR_PPMO, minatar_learner
 from jaxdistill.run.harness import RunOptions, summarize
 
 # HaDES (Tang et al.), k-shot return of a 16-pair distilled MinAtar dataset, as quoted in the issue.
@@ -38,8 +40,7 @@ HADES_16 = {"Breakout": 8.8, "SpaceInvaders": 19.2, "Asterix": 3.9}
 
 # MinAtar's learners act stochastically: evaluations sample (the headline figures), greedy is in the table too.
 _RUN = RunOptions(eval_every=50, eval_learners=256, eval_policy="sampled", final_policies=("sampled", "greedy"))
-_PPMO = PPMOOptions(meta_epochs=2000, num_learners=32, num_envs=16, num_steps=128, num_minibatches=8,
-                    distiller_lr=1e-3, ent_coef=0.01)
+_PPMO = as_options(PPMOOptions, MINATAR_PPMO["gpu"])
 
 
 @dataclasses.dataclass
@@ -54,8 +55,7 @@ class Args(ImageArgs):
 PRESETS: dict[str, Args] = {
     "gpu": Args(),
     # A laptop-CPU run: 4 learners x 8 envs x 64 steps = 2048 env steps per meta-epoch.
-    "cpu": Args(preset="cpu", ppmo=dataclasses.replace(_PPMO, meta_epochs=300, num_learners=4, num_envs=8,
-                                                       num_steps=64, num_minibatches=4),
+    "cpu": Args(preset="cpu", ppmo=as_options(PPMOOptions, MINATAR_PPMO["cpu"]),
                 run=dataclasses.replace(_RUN, eval_every=25, eval_learners=64)),
 }
 
@@ -69,17 +69,11 @@ def validate(args: Args) -> Args:
                     f"_l{args.encoder_layers}")
 
 
-def minatar_learner(encoder_layers: int = 0, output_gain: float = 0.01):
-    from jaxdistill.nets.networks import MINATAR_CONVS, ConvSpec
-
-    return ConvSpec(convs=MINATAR_CONVS, dense=(256,), encoder_layers=encoder_layers, output_gain=output_gain)
-
-
 def main(args: Args) -> dict:
     args = validate(args)
+    from jaxdistill.core.loop import run_keys
     from jaxdistill.envs import make, minatar_id
-    from jaxdistill.run.harness import random_policy_returns
-    from jaxdistill.run.loop import run_keys
+    from jaxdistill.eval.baselines import random_policy_returns
 
     env = make(minatar_id(args.env))
     title = f"{METHOD_NAMES[args.method]}, {args.env}-MinAtar"

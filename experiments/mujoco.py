@@ -29,6 +29,7 @@ from experiments.common import (
     Flat,
     PPMOOptions,
     PPOOptions,
+    as_options,
     cli,
     fail,
     fill_run,
@@ -37,6 +38,7 @@ from experiments.common import (
     problems,
     run_method,
 )
+from jaxdistill.presets import MUJOCO_PPMO, MUJOCO_PPO, Route, route_of
 from jaxdistill.run.harness import RunOptions
 
 # The paper's Table 3 (MuJoCo-v4): (PPO, full distillation with k = 64), mean over its evaluation.
@@ -47,7 +49,6 @@ TABLE3 = {"Ant-v4": (4919, 3485), "HalfCheetah-v4": (4486, 2526), "Hopper-v4": (
 HADES_64 = {"ant": 267, "halfcheetah": 3318, "hopper": 1787, "humanoid": 1715, "humanoidstandup": 223_378,
             "inverted_double_pendulum": 7715, "reacher": -162, "walker2d": 2438}
 
-Route = Literal["brax", "envpool"]
 
 
 @dataclasses.dataclass
@@ -73,55 +74,15 @@ class Args:
     """Seed, run directory, evaluation, checkpoints."""
 
 
-def route_of(env_id: str) -> Route:
-    return "envpool" if env_id.endswith("-v4") else "brax"
+def _preset(route: Route, preset: str, run: RunOptions) -> Args:
+    return Args(ppmo=as_options(PPMOOptions, MUJOCO_PPMO[(route, preset)]),
+                ppo=as_options(PPOOptions, MUJOCO_PPO[(route, preset)]), run=run)
 
 
-_NORM = {"normalize_obs": True, "normalize_reward": True}
-# PPMO for continuous actions: many Adam steps per rollout (10 epochs of 32 minibatches, like CleanRL's PPO)
-# on the dataset, and the learned log std moving at 1e-4 rather than the dataset's 1e-3 (at 1e-3 the std
-# collapsed and runs stalled: Hopper-v4 stopped near 1600 at 3.3 M steps, 1874 at 0.6 M with this).
-_PPMO = {"update_epochs": 10, "num_minibatches": 32, "distiller_lr": 1e-3, "log_std_lr": 1e-4, "critic_lr": 3e-4,
-         **_NORM}
-# On Brax, scaling rewards by the return's running std slowed PPMO several-fold: inverted_double_pendulum
-# reached 1822 after 1.64 M steps without it against about 1100 with it (same preset otherwise), and the
-# Brax presets leave rewards raw. EnvPool's MuJoCo-v4 tasks learned well with it (CleanRL's setting).
-# Many learners per meta-epoch make the dataset work for more of the learner distribution: on
-# inverted_double_pendulum 32 learners x 8 environments reached 6755.9 (1000 learners) after 4.92 M steps,
-# against 5075.9 for 8 x 32 and 5120.4 for 8 x 32 with the advantages standardised over the minibatch.
-# It needs that standardisation: per learner, each learner's share of a minibatch is 8 samples, and
-# 32 x 8 then stalled at 1350 after 3.7 M steps.
-_BRAX_PPMO = {**_PPMO, "normalize_reward": False, "advantage_norm": "minibatch"}
 _RUN = RunOptions(eval_every=25, eval_learners=100, final_policies=("greedy", "sampled"))
-
-PRESETS: dict[tuple[Route, str], Args] = {
-    # EnvPool, CPU: 8 learners x 4 environments x 256 steps = 8192 env steps per meta-epoch.
-    ("envpool", "cpu"): Args(
-        ppmo=PPMOOptions(meta_epochs=500, num_learners=8, num_envs=4, num_steps=256, **_PPMO),
-        # CleanRL's ppo_continuous_action (MuJoCo-v4): 1 env x 2048 steps, 10 epochs of 32 minibatches,
-        # Adam 3e-4 annealed, GAE 0.95, clip 0.2, value clipping, observation and reward normalisation.
-        ppo=PPOOptions(total_timesteps=1_000_000, num_envs=1, num_steps=2048, num_minibatches=32, update_epochs=10,
-                       lr=3e-4, anneal_lr=True, ent_coef=0.0, **_NORM),
-        run=dataclasses.replace(_RUN, eval_learners=64)),
-    ("envpool", "gpu"): Args(
-        ppmo=PPMOOptions(meta_epochs=1000, num_learners=32, num_envs=8, num_steps=256, **_PPMO),
-        ppo=PPOOptions(total_timesteps=1_000_000, num_envs=1, num_steps=2048, num_minibatches=32, update_epochs=10,
-                       lr=3e-4, anneal_lr=True, ent_coef=0.0, **_NORM),
-        run=_RUN),
-    # Brax, CPU: 32 learners x 8 environments x 32 steps = 8192 env steps per meta-epoch.
-    ("brax", "cpu"): Args(
-        ppmo=PPMOOptions(meta_epochs=1200, num_learners=32, num_envs=8, num_steps=32, **_BRAX_PPMO),
-        # Brax-style PPO: many environments, short unrolls, 4 epochs, observation normalisation.
-        ppo=PPOOptions(total_timesteps=3_000_000, num_envs=256, num_steps=32, num_minibatches=8, update_epochs=4,
-                       lr=3e-4, ent_coef=0.0, **_NORM),
-        run=dataclasses.replace(_RUN, eval_learners=64)),
-    # Brax, GPU: 64 learners x 128 environments x 32 steps = 262k env steps per meta-epoch.
-    ("brax", "gpu"): Args(
-        ppmo=PPMOOptions(meta_epochs=1000, num_learners=64, num_envs=128, num_steps=32, **_BRAX_PPMO),
-        ppo=PPOOptions(total_timesteps=50_000_000, num_envs=2048, num_steps=32, num_minibatches=32, update_epochs=4,
-                       lr=3e-4, ent_coef=0.0, **_NORM),
-        run=_RUN),
-}
+PRESETS: dict[tuple[Route, str], Args] = {  # the sizes: jaxdistill.presets
+    (route, preset): _preset(route, preset, dataclasses.replace(_RUN, eval_learners=64) if preset == "cpu" else _RUN)
+    for route in ("envpool", "brax") for preset in ("cpu", "gpu")}
 """Defaults per (route, --preset)."""
 
 

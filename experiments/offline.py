@@ -31,6 +31,7 @@ from typing import Annotated, Literal
 from experiments.common import Flat, PPOOptions, cli, fail, flag_value, problems
 from jaxdistill.distill.behaviour_matching import BMConfig
 from jaxdistill.offline.pipeline import STAGES, StudyConfig
+from jaxdistill.presets import offline_networks
 
 PROG = "experiments.offline"
 
@@ -95,30 +96,6 @@ def env_id_of(name: str) -> str:
     return name
 
 
-def networks(obs_shape: tuple[int, ...], channels_first: bool, expert_net: str = "nature"):
-    """``(student, expert actor, expert critic)`` specs for observations of this shape."""
-    from jaxdistill.nets.networks import (
-        CRITIC_SPEC,
-        MINATAR_CONVS,
-        MINATAR_STUDENT,
-        NATURE_CONVS,
-        STUDENT_CNN,
-        ConvSpec,
-        ImpalaSpec,
-        LearnerSpec,
-    )
-
-    if len(obs_shape) != 3:
-        return LearnerSpec(), LearnerSpec(), CRITIC_SPEC
-    if min(obs_shape[1:] if channels_first else obs_shape[:2]) >= 32:  # Procgen-sized frames
-        actor = (ImpalaSpec(channels_first=channels_first) if expert_net == "impala"
-                 else ConvSpec(convs=NATURE_CONVS, dense=(256,), channels_first=channels_first))
-        return STUDENT_CNN, actor, dataclasses.replace(actor, output_gain=1.0)
-    student = dataclasses.replace(MINATAR_STUDENT, channels_first=channels_first)  # MinAtar-sized maps
-    actor = ConvSpec(convs=MINATAR_CONVS, dense=(256,), channels_first=channels_first)
-    return student, actor, dataclasses.replace(actor, output_gain=1.0)
-
-
 def validate(args: Args) -> Args:
     study = args.study
     errors = (problems(args.ppo, "ppo.") + problems(study.gm, "gm.") + problems(study.bc, "bc.")
@@ -171,7 +148,7 @@ def size_problems(study: StudyConfig, transitions: int) -> list[str]:
 
 
 def main(args: Args) -> dict:
-    from jaxdistill.run.errors import RunInterrupted
+    from jaxdistill.core.errors import RunInterrupted
 
     args = validate(args)
     try:
@@ -208,7 +185,7 @@ def study(args: Args) -> dict:
                 env = None  # an environment this project does not know: train students, no returns
     spec = data.spec if data is not None else env.spec
     channels_first = len(spec.obs_shape) == 3 and spec.obs_shape[0] <= 4 and spec.obs_shape[-1] > 4
-    student, actor, critic = networks(spec.obs_shape, channels_first, args.expert_net)
+    student, actor, critic = offline_networks(spec.obs_shape, channels_first, args.expert_net)
     config = args.study
     (run_dir / "study.json").write_text(json.dumps({"args": json.loads(json.dumps(dataclasses.asdict(args),
                                                                                    default=str))}, indent=2) + "\n")

@@ -42,7 +42,7 @@ def main(args: Args):
         raise SystemExit("experiments.record_states: error: --num-envs and --num-steps must be >= 1")
     if args.out.is_dir():
         raise SystemExit(f"experiments.record_states: error: --out {args.out} is a directory; name the .npy file")
-    from jaxdistill.run.loop import RunDirError, check_writable
+    from jaxdistill.core.loop import RunDirError, check_writable
 
     try:  # before anything is recorded
         check_writable(args.out.absolute().parent, "the directory of --out")

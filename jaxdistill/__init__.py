@@ -13,6 +13,6 @@ __version__ = "0.1.0"
 # A process started by `python -m jaxdistill.launch`, or on a cluster with JAXDISTILL_DISTRIBUTED=1, joins its
 # process group here: it has to happen before JAX's backend starts, and importing gymnax starts it.
 if os.environ.get("JAXDISTILL_NUM_PROCESSES") or os.environ.get("JAXDISTILL_DISTRIBUTED"):
-    from jaxdistill.run import distributed as _distributed
+    from jaxdistill.core import distributed as _distributed
 
     _distributed.setup()

@@ -4,12 +4,12 @@
     python -m jaxdistill.launch --processes 2 -- python -m experiments.kshot_table --dims 2 --learners 1000
 
 Every process gets the coordinator's address, the process count and its id in its environment
-(``jaxdistill.run.distributed``). The study joins through ``distributed.setup()``, so the command needs no
+(``jaxdistill.core.distributed``). The study joins through ``distributed.setup()``, so the command needs no
 flag. With ``--cpu-devices D``, each process simulates D CPU devices, and the global mesh has N x D devices.
 
 Each output line is prefixed with ``[p<i>]``. The launcher ends with the first non-zero exit status among the
 processes, or 0 when all succeed. If a process fails, the others normally stop by themselves: see
-``jaxdistill.run.distributed`` for how. A process still running ``--grace`` seconds later is killed, and the
+``jaxdistill.core.distributed`` for how. A process still running ``--grace`` seconds later is killed, and the
 launcher says so. SIGINT and SIGTERM are passed to every process (a study stops them all after the chunk it is
 in); the processes get the same ``--grace`` seconds, and the launcher then exits with ``128 + signal`` and names
 how each process ended. A command that cannot be started ends the launcher with 127 (126: not executable).
@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from jaxdistill.run.distributed import (
+from jaxdistill.core.distributed import (
     ENV_HEARTBEAT_TIMEOUT,
     ENV_JOIN_TIMEOUT,
     ENV_NUM_PROCESSES,

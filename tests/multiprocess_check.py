@@ -21,8 +21,8 @@ import jax
 import numpy as np
 
 import jaxdistill  # noqa: F401 - joins the launcher's process group, if any
-from jaxdistill.distill import dataset as dataset_io
-from jaxdistill.run import distributed, metrics
+from jaxdistill.core import distributed, metrics
+from jaxdistill.learn import dataset as dataset_io
 
 out = Path(sys.argv[1])
 then_stop = "--then-stop" in sys.argv[2:]

@@ -6,11 +6,11 @@ import sys
 import jax
 import numpy as np
 
-from jaxdistill.distill.dataset import load_dataset
+from jaxdistill.core.sharding import population_mesh
 from jaxdistill.envs import make
 from jaxdistill.eval.kshot import make_kshot_evaluate
-from jaxdistill.nets.learners import get_distribution, padded_learners
-from jaxdistill.run.sharding import population_mesh
+from jaxdistill.learn.dataset import load_dataset
+from jaxdistill.learn.learners import get_distribution, padded_learners
 
 dataset_dir = sys.argv[1]
 assert jax.device_count() == 8, jax.devices()

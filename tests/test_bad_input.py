@@ -130,7 +130,7 @@ def test_every_cli_refuses_bad_input_in_one_line_before_any_work(module, argv, m
 
 @pytest.mark.parametrize("kind", ["RunDirError", "ResumeError", "NonFiniteError"])
 def test_a_run_error_becomes_one_line_and_status_1(kind):
-    from jaxdistill.run import errors
+    from jaxdistill.core import errors
 
     def main(args):
         raise getattr(errors, kind)("what went wrong, in words")
@@ -166,8 +166,8 @@ def test_the_launcher_refuses_a_command_that_does_not_exist():
 
 
 def test_a_dataset_never_holds_non_finite_values_or_json_tokens(tmp_path):
-    from jaxdistill.distill.dataset import DatasetFileError, SyntheticDataset, save_dataset
     from jaxdistill.envs import make
+    from jaxdistill.learn.dataset import DatasetFileError, SyntheticDataset, save_dataset
     from jaxdistill.nets.networks import LearnerSpec
 
     env = make("CartPole1D-v1")

@@ -11,11 +11,11 @@ import pytest
 from conftest import assert_dataset_gradient_matches_central_differences
 
 from jaxdistill.distill import behaviour_matching as bm
-from jaxdistill.distill.dataset import SyntheticDataset
 from jaxdistill.envs.spec import Discrete, EnvSpec
+from jaxdistill.learn.dataset import SyntheticDataset
+from jaxdistill.learn.students import ensemble_outputs, train_students
 from jaxdistill.nets.networks import LearnerSpec
 from jaxdistill.offline.data import Episode, OfflineData
-from jaxdistill.offline.students import ensemble_outputs, train_students
 from jaxdistill.policy.distributions import Categorical, DiagGaussian
 
 SPEC = LearnerSpec(hidden_sizes=(8,), output_gain=1.0)
@@ -93,7 +93,7 @@ def test_continuous_students_act_by_their_own_means_in_an_environment():
     alone would; the student policy once handed the environment the first student's mean for every episode."""
     from jaxdistill.envs.registry import make
     from jaxdistill.eval.episodes import play_episodes
-    from jaxdistill.offline.students import make_student_evaluate
+    from jaxdistill.eval.students import make_student_evaluate
 
     env = make("Pendulum-v1")
     dist = DiagGaussian(1)
@@ -223,8 +223,8 @@ def test_an_outer_loss_that_needs_an_expert_is_refused_without_one(tmp_path):
 
 
 def test_a_nan_stops_the_run_naming_the_epoch_and_the_last_good_checkpoint(tmp_path):
+    from jaxdistill.core.errors import NonFiniteError
     from jaxdistill.offline import pipeline
-    from jaxdistill.run.errors import NonFiniteError
 
     spec = EnvSpec(env_id="CartPole-v1", obs_shape=(4,), action_space=Discrete(2), max_episode_steps=500)
     study = pipeline.StudyConfig(method="bm", eval_every=1, bm=bm.BMConfig(

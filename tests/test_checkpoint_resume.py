@@ -4,12 +4,12 @@ import jax
 import numpy as np
 import pytest
 
+from jaxdistill.core.errors import DiskFullError, NonFiniteError, ResumeError, RunDirError, RunInterrupted
+from jaxdistill.core.loop import train_loop
 from jaxdistill.distill.ppmo import make_ppmo
 from jaxdistill.envs import make
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
 from jaxdistill.run.driver import make_trainer
-from jaxdistill.run.errors import DiskFullError, NonFiniteError, ResumeError, RunDirError, RunInterrupted
-from jaxdistill.run.loop import train_loop
 from tests.conftest import replace, tree_equal
 
 
@@ -86,7 +86,8 @@ def _toy_trainer(nan_from: int | None = None, size: int = 3):
     """A trainer without environment whose state doubles every iteration (NaN from iteration ``nan_from``)."""
     import jax.numpy as jnp
 
-    from jaxdistill.run.driver import ScanTrainer, TrainState
+    from jaxdistill.core.trainer import ScanTrainer
+    from jaxdistill.run.driver import TrainState
 
     def init(key):
         return TrainState(jnp.ones(size), (), key, jnp.zeros((), jnp.int32))
@@ -107,7 +108,7 @@ def _toy_run(trainer, run_dir, total_iterations=8, **kw):
 
 
 def test_a_run_that_goes_non_finite_stops_at_its_last_good_checkpoint(tmp_path):
-    from jaxdistill.run.checkpoint import Checkpointer
+    from jaxdistill.core.checkpoint import Checkpointer
 
     with pytest.raises(NonFiniteError, match=r"non-finite \(NaN or inf\) between iteration 2 and 4; .*The last good "
                                              r"state, iteration 2, is checkpointed in .*checkpoints/2"):

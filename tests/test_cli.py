@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments.cartpole import parse, validate
-from jaxdistill.distill.dataset import load_dataset
+from jaxdistill.learn.dataset import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,10 +83,10 @@ def test_gaussian_ppo_runs_end_to_end_through_the_gymnax_cli(tmp_path):
     # The trained actor is saved as a policy file that acts exactly as the run's final evaluation did.
     import jax
 
+    from jaxdistill.core.loop import run_keys
     from jaxdistill.envs import make
     from jaxdistill.eval.episodes import play_episodes
     from jaxdistill.rl.policy_file import load_policy
-    from jaxdistill.run.loop import run_keys
 
     env = make("Pendulum-v1")
     policy = load_policy(tmp_path / "ppo", env.spec)
@@ -137,9 +137,9 @@ def test_kmin_sweep_resumes_only_datasets_written_by_the_same_population(tmp_pat
 
     from experiments.kmin_sweep import Args as SweepArgs
     from experiments.kmin_sweep import load_written, save_seed
-    from jaxdistill.distill.dataset import SyntheticDataset
     from jaxdistill.distill.ppmo import PPMOConfig
     from jaxdistill.envs import make
+    from jaxdistill.learn.dataset import SyntheticDataset
 
     args = SweepArgs(dims=(1,), seeds=(0, 1), out_dir=tmp_path)
     env, config = make("CartPole1D-v1"), PPMOConfig(k=2, meta_epochs=400)

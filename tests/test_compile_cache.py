@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jaxdistill import compile_cache
+from jaxdistill.core import compile_cache
 
 
 def test_the_cache_defaults_to_the_users_cache_directory_and_the_flag_or_variable_turn_it_off(monkeypatch, tmp_path):

@@ -12,15 +12,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.distill.dataset import (
+from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
+from jaxdistill.envs.spec import Box, Discrete, EnvSpec
+from jaxdistill.learn.dataset import (
     DatasetFileError,
     init_dataset,
     load_dataset,
     load_obs_norm,
     save_dataset,
 )
-from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
-from jaxdistill.envs.spec import Box, Discrete, EnvSpec
 from jaxdistill.nets.networks import LearnerSpec
 from jaxdistill.rl import normalize
 from jaxdistill.rl.rollout import Transition
@@ -140,7 +140,7 @@ def _brax_functions():
 
 
 def _brax_run(run_dir, **kw):
-    from jaxdistill.run.loop import train_loop
+    from jaxdistill.core.loop import train_loop
 
     _, ppmo, trainer, evaluate, _ = _brax_functions()
     return train_loop(trainer=trainer, evaluate_fn=evaluate, total_iterations=4, chunk=2,

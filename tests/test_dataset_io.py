@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdistill.distill.dataset import DatasetFileError, init_dataset, load_dataset, save_dataset
+from jaxdistill.learn.dataset import DatasetFileError, init_dataset, load_dataset, save_dataset
 from jaxdistill.nets.networks import LearnerSpec
 
 

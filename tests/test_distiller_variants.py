@@ -10,7 +10,10 @@ import pytest
 from conftest import TINY_PPMO, assert_dataset_gradient_matches_central_differences, replace
 from test_inner_and_metagrad import numpy_one_step
 
-from jaxdistill.distill.dataset import (
+from jaxdistill.distill.ppmo import make_ppmo, meta_policy_loss
+from jaxdistill.envs import cartpole_id, make
+from jaxdistill.eval.kshot import FreshLearners
+from jaxdistill.learn.dataset import (
     SyntheticDataset,
     hard_labels,
     init_dataset,
@@ -18,10 +21,7 @@ from jaxdistill.distill.dataset import (
     load_encoder,
     save_dataset,
 )
-from jaxdistill.distill.inner import InnerTraining, inner_train, train_fresh_learners
-from jaxdistill.distill.ppmo import make_ppmo, meta_policy_loss
-from jaxdistill.envs import cartpole_id, make
-from jaxdistill.eval.kshot import FreshLearners
+from jaxdistill.learn.inner import InnerTraining, inner_train, train_fresh_learners
 from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
 from jaxdistill.policy.distributions import Categorical
 from jaxdistill.run.driver import init_state, iteration

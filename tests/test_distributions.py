@@ -99,8 +99,8 @@ def test_one_kshot_evaluator_serves_an_in_graph_and_a_host_environment():
     a useless one (inner lr 0) low on both."""
     from pathlib import Path
 
-    from jaxdistill.distill.dataset import load_dataset
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+    from jaxdistill.learn.dataset import load_dataset
     from jaxdistill.nets.networks import LearnerSpec
 
     in_graph, host = _numpy_vec_env_classes()

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.distill.dataset import SyntheticDataset, load_dataset
 from jaxdistill.envs import make
 from jaxdistill.eval.episodes import play_episodes
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.learn.dataset import SyntheticDataset, load_dataset
 from jaxdistill.nets.networks import LearnerSpec
 from jaxdistill.policy.distributions import Categorical
 

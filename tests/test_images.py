@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.distill.dataset import init_dataset, load_dataset, load_encoder, save_dataset
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo, meta_policy_loss
+from jaxdistill.learn.dataset import init_dataset, load_dataset, load_encoder, save_dataset
 from jaxdistill.nets.networks import MINATAR_CONVS, NATURE_CONVS, ConvSpec, conv2d
 from tests.conftest import tree_equal
 
@@ -139,7 +139,7 @@ def test_image_dataset_round_trips_with_its_encoder(tmp_path):
     assert meta["obs_shape"] == [10, 10, 4] and meta["encoder_layers"] == 2
     np.testing.assert_array_equal(loaded.x, data.x)
     assert tree_equal(load_encoder(tmp_path / "d"), encoder)
-    from jaxdistill.distill.dataset import DatasetFileError
+    from jaxdistill.learn.dataset import DatasetFileError
 
     with pytest.raises(DatasetFileError, match="shape"):
         load_dataset(tmp_path / "d", expect_obs_shape=(10, 10, 6))

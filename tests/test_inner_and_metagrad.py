@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import assert_dataset_gradient_matches_central_differences
 
-from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.distill.inner import inner_train
 from jaxdistill.distill.ppmo import meta_policy_loss
+from jaxdistill.learn.dataset import SyntheticDataset, init_dataset
+from jaxdistill.learn.inner import inner_train
 from jaxdistill.nets.networks import LearnerSpec, init_mlp, mlp_apply, sample_learners
 
 

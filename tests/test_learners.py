@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdistill.distill.dataset import init_dataset
-from jaxdistill.distill.inner import inner_train
 from jaxdistill.envs import make
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-from jaxdistill.nets.learners import (
+from jaxdistill.learn.dataset import init_dataset
+from jaxdistill.learn.inner import inner_train
+from jaxdistill.learn.learners import (
     LearnerDistribution,
     get_distribution,
     init_padded,
@@ -85,7 +85,7 @@ def test_architectures_are_drawn_from_the_whole_range():
         get_distribution("resnet")
     with pytest.raises(ValueError, match="different widths"):
         LearnerDistribution("mixed", LearnerSpec(hidden_sizes=(64, 32)))
-    from jaxdistill.nets.learners import check_padding_fits
+    from jaxdistill.learn.learners import check_padding_fits
 
     check_padding_fits(get_distribution("random_h"), 20, 10)
     with pytest.raises(ValueError, match="narrower than the observation"):
@@ -112,7 +112,7 @@ def test_distribution_evaluation_agrees_with_the_plain_lambda_evaluation():
     1-D dataset, the main job's output)."""
     from pathlib import Path
 
-    from jaxdistill.distill.dataset import load_dataset
+    from jaxdistill.learn.dataset import load_dataset
     env = make("CartPole1D-v1")
     dataset, _ = load_dataset(Path(__file__).resolve().parents[1] / "experiments/results/cartpole1d_k2_ppmo_s0/dataset")
     padded = make_kshot_evaluate(env, padded_learners(env, get_distribution("lambda")), 1000)(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxdistill.distill.dataset import load_dataset, load_obs_norm
+from jaxdistill.learn.dataset import load_dataset, load_obs_norm
 
 
 def test_envpool_route_cli_end_to_end_resume_and_reload(tmp_path):

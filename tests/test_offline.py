@@ -18,6 +18,7 @@ from jaxdistill.distill.gradient_matching import (
     matching_value_and_grad,
 )
 from jaxdistill.envs.spec import Discrete, EnvSpec
+from jaxdistill.learn.students import StudentTraining, minibatches, train_student, train_students
 from jaxdistill.nets.networks import LearnerSpec, sample_learners
 from jaxdistill.offline.data import (
     Episode,
@@ -27,7 +28,6 @@ from jaxdistill.offline.data import (
     validate,
     write_minari,
 )
-from jaxdistill.offline.students import StudentTraining, minibatches, train_student, train_students
 from jaxdistill.policy.distributions import Categorical
 
 SPEC = LearnerSpec(hidden_sizes=(8,), output_gain=1.0)
@@ -303,8 +303,8 @@ def test_procgen_plays_the_levels_its_id_names_and_unseen_levels_are_disjoint():
 
 
 def test_an_interrupted_distillation_is_never_saved_or_evaluated(tmp_path, monkeypatch):
+    from jaxdistill.core.errors import RunInterrupted
     from jaxdistill.offline import pipeline
-    from jaxdistill.run.errors import RunInterrupted
 
     data = OfflineData(VEC_SPEC, _episodes(np.random.default_rng(5), [6, 6], VEC_SPEC))
 

@@ -10,9 +10,10 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.offline import main, networks, parse
-from jaxdistill.distill.dataset import load_dataset
+from experiments.offline import main, parse
 from jaxdistill.envs import make
+from jaxdistill.learn.dataset import load_dataset
+from jaxdistill.presets import offline_networks as networks
 from jaxdistill.rl.policy_file import load_policy, save_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +112,7 @@ def test_an_interrupted_expert_stops_the_study_and_is_resumed_not_used(tmp_path,
 
     import jaxdistill.run.harness as harness
     from experiments.common import run_cli
-    from jaxdistill.run.errors import RunInterrupted
+    from jaxdistill.core.errors import RunInterrupted
 
     calls = []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxdistill.run.sharding import check_divisible, population_mesh
+from jaxdistill.core.sharding import check_divisible, population_mesh
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
 The set is ``k`` learned states and learned soft labels (logits for discrete actions, targets for continuous
 ones), started from real states stratified by action. Every outer step (an *epoch*) draws
 ``students_per_epoch`` fresh students, trains each for ``inner_steps`` full-batch steps on the set exactly as
-an evaluation student is trained (:func:`~jaxdistill.offline.students.train_student`, the same optimiser and
+an evaluation student is trained (:func:`~jaxdistill.learn.students.train_student`, the same optimiser and
 learning rate), and measures the trained students on a batch of real data. The outer gradient flows back
 through all inner steps into the states and labels (Offline Behavior Distillation, Lei, Zhang & Tao 2024).
 
@@ -36,10 +36,10 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxdistill.distill.dataset import SyntheticDataset
+from jaxdistill.core.trainer import ScanTrainer
+from jaxdistill.learn.dataset import SyntheticDataset
+from jaxdistill.learn.students import StudentTraining, decode, train_student
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec, sample_learners
-from jaxdistill.offline.students import StudentTraining, decode, train_student
-from jaxdistill.run.driver import ScanTrainer
 
 OuterLoss = Literal["dbc", "pbc", "avpbc"]
 OUTER_LOSSES: tuple[str, ...] = ("dbc", "pbc", "avpbc")

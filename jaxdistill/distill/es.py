@@ -4,14 +4,14 @@ OpenES (evosax 0.3, ``Open_ES``) keeps a Gaussian search distribution over the l
 dataset: X, the labels Y (unless they are fixed hard labels), the log of the inner lr (SGD inner training)
 and the log std (continuous actions). Every generation it samples a population of candidate datasets
 (antithetic pairs), trains ``learners_per_candidate`` fresh learners on each with the run's
-:class:`~jaxdistill.distill.inner.InnerTraining` (one SGD step as PPMO's, or HaDES' BC epochs), plays one
+:class:`~jaxdistill.learn.inner.InnerTraining` (one SGD step as PPMO's, or HaDES' BC epochs), plays one
 full episode per learner, and moves the mean with Adam along the centred-rank estimate of the return's
 gradient. Within a generation every candidate sees the same learner initialisations and environment
 seeds (common random numbers, as HaDES), so candidates differ only by their data.
 
 The whole generation is one pure function: the population axis is vmapped and, with a mesh, split over
-devices (:func:`jaxdistill.run.sharding.constrain_population`). It runs on every in-graph environment.
-The artefact is the distribution's mean, a :class:`~jaxdistill.distill.dataset.SyntheticDataset` that the
+devices (:func:`jaxdistill.core.sharding.constrain_population`). It runs on every in-graph environment.
+The artefact is the distribution's mean, a :class:`~jaxdistill.learn.dataset.SyntheticDataset` that the
 shared k-shot evaluator scores like any PPMO dataset.
 """
 
@@ -25,16 +25,16 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining
+from jaxdistill.core.sharding import constrain_population
 from jaxdistill.distill.kmin import default_k
 from jaxdistill.distill.real_states import load_states
 from jaxdistill.envs.core import JaxEnv
 from jaxdistill.eval.episodes import play_episodes
 from jaxdistill.eval.kshot import fresh_learners
+from jaxdistill.learn.dataset import SyntheticDataset, init_dataset
+from jaxdistill.learn.inner import ONE_STEP, InnerTraining
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import for_spec
-from jaxdistill.run.sharding import constrain_population
 
 
 @dataclasses.dataclass(frozen=True)

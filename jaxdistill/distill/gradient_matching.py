@@ -1,7 +1,7 @@
 """Gradient matching (Zhao et al. 2021; the offline-distillation paper's Eq. 2): a few synthetic states whose
 behavioural-cloning gradient, on freshly sampled students, matches the gradient of the real offline data.
 
-The synthetic set is a :class:`~jaxdistill.distill.dataset.SyntheticDataset`: ``x`` (k, *obs_shape) starts
+The synthetic set is a :class:`~jaxdistill.learn.dataset.SyntheticDataset`: ``x`` (k, *obs_shape) starts
 from real recorded states, ``y`` are fixed labels: one-hot actions for discrete actions (the k samples
 split evenly over the actions the data holds, ``k / |actions|`` each), the recorded actions of the initial
 states for continuous ones. Each epoch draws ``students_per_epoch`` fresh students from the learner spec
@@ -17,7 +17,7 @@ Continuous actions form one class. ``x`` is updated by SGD with momentum (the pa
 actions ``y`` is a softmax over learned logits (soft labels, starting at the one-hot label with probability
 0.999), for continuous ones the action targets themselves. A learned inner learning rate has nothing to act
 on here: the loss compares gradients at the students' initial parameters, so no step size enters it (the
-students' Adam rate is :class:`~jaxdistill.offline.students.StudentTraining`'s).
+students' Adam rate is :class:`~jaxdistill.learn.students.StudentTraining`'s).
 
 :func:`make_gradient_matching` returns a :class:`~jaxdistill.run.driver.Trainer` for the run loop (metrics,
 checkpoints, resume); :func:`matching_loss` is the loss itself, all terms at once.
@@ -34,11 +34,11 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxdistill.distill.dataset import SyntheticDataset
+from jaxdistill.core.trainer import Trainer, check_stop
 from jaxdistill.envs.core import host_seed
+from jaxdistill.learn.dataset import SyntheticDataset
+from jaxdistill.learn.students import bc_steps, decode
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec, sample_learners
-from jaxdistill.offline.students import bc_steps, decode
-from jaxdistill.run.driver import Trainer, check_stop
 
 Distance = Literal["l2", "cosine"]
 

@@ -1,7 +1,7 @@
 """Proximal Policy Meta-Optimisation (PPMO, Algorithm 1 of the paper).
 
 Each meta-epoch samples fresh learners from the learner distribution, trains each on the synthetic
-dataset (one SGD step by default; :class:`~jaxdistill.distill.inner.InnerTraining` holds the paper
+dataset (one SGD step by default; :class:`~jaxdistill.learn.inner.InnerTraining` holds the paper
 script's other protocols and HaDES' BC), rolls the resulting policies out, and then runs PPO's epochs over shuffled
 minibatches where the *policy is recomputed from the same initialisations on the current dataset*
 and the clipped PPO loss is back-propagated through the inner SGD step into {X, Y, inner_lr}.
@@ -25,11 +25,11 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxdistill.distill.dataset import SyntheticDataset, init_dataset
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining, inner_train, train_fresh_learners
 from jaxdistill.distill.kmin import default_k
 from jaxdistill.distill.real_states import load_states
 from jaxdistill.envs.spec import EnvSpec
+from jaxdistill.learn.dataset import SyntheticDataset, init_dataset
+from jaxdistill.learn.inner import ONE_STEP, InnerTraining, inner_train, train_fresh_learners
 from jaxdistill.nets.networks import CRITIC_SPEC, ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import Categorical, for_spec
 from jaxdistill.rl import normalize

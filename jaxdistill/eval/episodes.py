@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdistill.core.sharding import constrain_population
 from jaxdistill.envs.core import HostEnv, JaxEnv, host_seed
-from jaxdistill.run.sharding import constrain_population
 
 
 def _choose(dist, key, params, greedy: bool):

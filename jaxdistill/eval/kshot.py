@@ -2,7 +2,7 @@
 
 One evaluator for every environment kind and every learner family:
 ``make_kshot_evaluate(env, learners, num_learners) -> evaluate(key, dataset, encoder_params=(), obs_norm=())
--> returns``. A learner family (:class:`FreshLearners` here, :class:`~jaxdistill.nets.learners.PaddedLearners`
+-> returns``. A learner family (:class:`FreshLearners` here, :class:`~jaxdistill.learn.learners.PaddedLearners`
 for the paper's random-architecture distributions) says how to draw and train ``num`` learners and how a
 trained one acts: ``policy((trained, encoder_params, log_std, obs_norm), obs)`` with the dataset's
 ``log_std`` (a Gaussian's, ``()`` for discrete actions) and frozen observation statistics (``()``: raw).
@@ -14,13 +14,13 @@ import dataclasses
 
 import jax
 
-from jaxdistill.distill.dataset import SyntheticDataset
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining, train_fresh_learners
+from jaxdistill.core.sharding import constrain_population, padded_size, replicate
 from jaxdistill.eval.episodes import play_episodes, staged
+from jaxdistill.learn.dataset import SyntheticDataset
+from jaxdistill.learn.inner import ONE_STEP, InnerTraining, train_fresh_learners
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import ActionDist
 from jaxdistill.rl import normalize
-from jaxdistill.run.sharding import constrain_population, padded_size, replicate
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: host evaluators cache its jitted policy
@@ -49,7 +49,7 @@ def make_kshot_evaluate(env, learners, num_learners: int = 1000, greedy: bool = 
     trains ``num_learners`` learners on the dataset, each plays one episode of ``env``.
 
     The dataset and encoder are traced (one compilation serves every dataset). Learners with an
-    encoder share the given trained encoder. With a ``mesh`` (:func:`jaxdistill.run.sharding.population_mesh`)
+    encoder share the given trained encoder. With a ``mesh`` (:func:`jaxdistill.core.sharding.population_mesh`)
     the learners are split over its devices, every device of every process. They are padded to a multiple of
     the device count and the extra learners dropped. Learner i draws the same numbers whatever the padding, so
     the returns are the same on any number of devices and processes."""

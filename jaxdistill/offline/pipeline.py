@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdistill.core.loop import config_to_dict, run_keys, train_loop
 from jaxdistill.distill.behaviour_matching import (
     NEEDS_EXPERT,
     BMConfig,
@@ -33,18 +34,18 @@ from jaxdistill.distill.behaviour_matching import (
     real_source,
     value_weights,
 )
-from jaxdistill.distill.dataset import SyntheticDataset, save_dataset
 from jaxdistill.distill.gradient_matching import (
     GMConfig,
     group_by_class,
     init_synthetic,
     make_gradient_matching,
 )
+from jaxdistill.eval.students import make_student_evaluate, summary
+from jaxdistill.learn.dataset import SyntheticDataset, save_dataset
+from jaxdistill.learn.students import StudentTraining, train_students
 from jaxdistill.offline.collect import record_episodes
 from jaxdistill.offline.data import OfflineData, read_minari, write_minari
-from jaxdistill.offline.students import StudentTraining, make_student_evaluate, summary, train_students
 from jaxdistill.policy.distributions import for_spec
-from jaxdistill.run.loop import config_to_dict, run_keys, train_loop
 
 STAGES = ("expert", "data", "bc", "distill", "evaluate")
 SPLITS = ("id", "ood")
@@ -210,7 +211,7 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
     """The distillation run (``config.method``) in ``run_dir/distill``; returns ``(dataset, result dict, initial
     dataset)``: the initial one is the set before distillation (real states balanced over the actions), the
     ablation that tells what the distillation itself adds. A stop signal ends it with
-    :class:`~jaxdistill.run.errors.RunInterrupted` (checkpointed, never saved or evaluated half done)."""
+    :class:`~jaxdistill.core.errors.RunInterrupted` (checkpointed, never saved or evaluated half done)."""
     spec = data.spec
     trainer, dataset, classes, method_config, epochs, meta, training = distiller(
         data, student_spec, config, seed, config.eval_every, expert)
@@ -238,7 +239,7 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
 
 def random_rows(splits: dict, students: int, episodes_per_student: int, seed: int) -> list[dict]:
     """A uniformly random policy (discrete actions) on every split, as many episodes as a method's row."""
-    from jaxdistill.run.harness import random_policy_returns
+    from jaxdistill.eval.baselines import random_policy_returns
 
     rows = []
     for split, env in splits.items():

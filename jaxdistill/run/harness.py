@@ -18,15 +18,15 @@ from typing import Literal
 import jax
 import numpy as np
 
-from jaxdistill.distill.dataset import save_dataset
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining
+from jaxdistill.core.loop import config_to_dict, device_summary, run_keys, train_loop
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.eval.episodes import play_episodes, staged
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
+from jaxdistill.learn.dataset import save_dataset
+from jaxdistill.learn.inner import ONE_STEP, InnerTraining
 from jaxdistill.rl.policy_file import save_policy
 from jaxdistill.rl.ppo import PPOConfig, make_ppo
 from jaxdistill.run.driver import make_trainer
-from jaxdistill.run.loop import config_to_dict, device_summary, run_keys, train_loop
 from jaxdistill.run.plotting import (
     plot_continuous_dataset,
     plot_dataset,
@@ -182,8 +182,8 @@ def run_es(env, config, run: RunOptions, *, learner_label: str, title: str, mesh
 
     ``env_steps`` counts the agent steps inside fitness episodes (``alive_steps``); ``computed_env_steps``
     what the graph stepped (every episode runs to its step limit)."""
+    from jaxdistill.core.trainer import ScanTrainer
     from jaxdistill.distill.es import make_es
-    from jaxdistill.run.driver import ScanTrainer
 
     config = config.for_spec(env.spec)
     es = make_es(config, env, mesh)
@@ -260,21 +260,6 @@ def run_ppo(env, config: PPOConfig, run: RunOptions, *, title: str, gpu_sized: b
     return {"method": "ppo", "env_id": env.spec.env_id, "updates": updates, "env_steps": updates * steps,
             "reached_target_at": result.reached_target_at, "finished": result.finished,
             "wall_time_s": result.wall_time, "kshot": table, "rows": result.rows}
-
-
-def random_policy_returns(env, key, episodes: int, max_steps: int | None = None):
-    """Returns of a uniformly random policy over a discrete action space (the floor every method must clear)."""
-    import jax.numpy as jnp
-
-    from jaxdistill.policy.distributions import Categorical
-
-    n = env.spec.num_actions
-
-    def uniform(params, obs):
-        return jnp.zeros((obs.shape[0], n))
-
-    return staged(env, lambda k: play_episodes(env, k, uniform, (), episodes, Categorical(n), False, None,
-                                               max_steps))(key)
 
 
 def write_results(run_dir: Path, title: str, result: dict, intro: str = "") -> str:

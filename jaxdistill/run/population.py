@@ -16,14 +16,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdistill.core import distributed
+from jaxdistill.core.errors import NonFiniteError, RunInterrupted
+from jaxdistill.core.loop import StopSignals, all_finite, run_keys
+from jaxdistill.core.sharding import constrain_population, padded_size, to_host
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.envs.core import JaxEnv
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-from jaxdistill.run import distributed
 from jaxdistill.run.driver import init_state, iterations
-from jaxdistill.run.errors import NonFiniteError, RunInterrupted
-from jaxdistill.run.loop import StopSignals, all_finite, run_keys
-from jaxdistill.run.sharding import constrain_population, padded_size, to_host
 
 
 @dataclasses.dataclass
@@ -47,13 +47,13 @@ def distill_population(
 ) -> PopulationResult:
     """Train ``len(seeds)`` PPMO runs of ``config`` on the in-graph ``env`` together for up to ``config.meta_epochs``.
 
-    Every seed takes its keys from :func:`jaxdistill.run.loop.run_keys`, as ``train_loop`` does, so a
+    Every seed takes its keys from :func:`jaxdistill.core.loop.run_keys`, as ``train_loop`` does, so a
     seed's dataset here equals the dataset of ``train_loop`` with the same seed and chunking. The budget runs
     exactly (the last chunk is shorter when ``chunk`` does not divide it).
 
     SIGINT / SIGTERM (on any process) stop every process after the current chunk with
-    :class:`~jaxdistill.run.errors.RunInterrupted`; a dataset that goes NaN or infinite stops the run with
-    :class:`~jaxdistill.run.errors.NonFiniteError` naming the meta-epoch.
+    :class:`~jaxdistill.core.errors.RunInterrupted`; a dataset that goes NaN or infinite stops the run with
+    :class:`~jaxdistill.core.errors.NonFiniteError` naming the meta-epoch.
 
     With a ``mesh`` the seeds are split over its devices (every process's). When they do not split evenly,
     the seed list is padded by repeating seeds. A repeat computes the same numbers as its original, so it

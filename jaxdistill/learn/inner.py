@@ -21,7 +21,7 @@ from typing import Callable, Literal
 import jax
 import optax
 
-from jaxdistill.distill.dataset import SyntheticDataset
+from jaxdistill.learn.dataset import SyntheticDataset
 from jaxdistill.nets.networks import sample_learners
 from jaxdistill.policy.distributions import mse
 

@@ -26,8 +26,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxdistill.distill.dataset import SyntheticDataset
-from jaxdistill.distill.inner import ONE_STEP, InnerTraining, inner_train
+from jaxdistill.learn.dataset import SyntheticDataset
+from jaxdistill.learn.inner import ONE_STEP, InnerTraining, inner_train
 from jaxdistill.nets.networks import _ACTIVATIONS, LearnerSpec
 from jaxdistill.rl import normalize
 

@@ -13,8 +13,8 @@ starts JAX's backend, and importing gymnax already does. A study's configuration
 imports, too late for that.
 
 After :func:`setup`, ``jax.devices()`` lists every process's devices, so
-:func:`jaxdistill.run.sharding.population_mesh` spans all of them. Every process runs the same program with
-the same keys. Process 0 alone writes files (:func:`jaxdistill.run.sharding.is_main_process`).
+:func:`jaxdistill.core.sharding.population_mesh` spans all of them. Every process runs the same program with
+the same keys. Process 0 alone writes files (:func:`jaxdistill.core.sharding.is_main_process`).
 
 **Failures stop every process in bounded time.** A process that never joins makes the others fail
 :func:`setup` after the join timeout, with a message. When a process dies mid-run, the others find out in one

@@ -7,7 +7,7 @@ boundaries are fixed, so a run resumed from a checkpoint ends with exactly the s
 uninterrupted run. The loop's jobs are separate pieces: :func:`check_run_dir`,
 :func:`check_resumable`, :class:`Progress` (the bar and the CPU-time estimate) and the signal guard
 (SIGINT / SIGTERM stop a run within an iteration, with a checkpoint of the last finished chunk, and raise
-:class:`~jaxdistill.run.errors.RunInterrupted`: an interrupted run is never evaluated or written as if done).
+:class:`~jaxdistill.core.errors.RunInterrupted`: an interrupted run is never evaluated or written as if done).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from jaxdistill.run.checkpoint import Checkpointer
-from jaxdistill.run.errors import NonFiniteError, ResumeError, RunDirError, RunInterrupted
-from jaxdistill.run.metrics import MetricsLogger
+from jaxdistill.core.checkpoint import Checkpointer
+from jaxdistill.core.errors import NonFiniteError, ResumeError, RunDirError, RunInterrupted
+from jaxdistill.core.metrics import MetricsLogger
 
 __all__ = ["LoopResult", "RunDirError", "ResumeError", "NonFiniteError", "RunInterrupted", "StopSignals",
            "check_run_dir", "check_resumable", "train_loop", "run_keys"]

@@ -15,7 +15,7 @@ On disk a dataset is a directory holding
 Training a learner on it takes ``inner_steps`` (metadata; 1 by default, the paper's protocol) SGD steps,
 each ``params -= inner_lr * grad(mean((f(params, x) - y)**2))`` with the mean over all k x num_actions
 elements (``inner_training`` in the metadata names the other protocols, hard labels with cross-entropy and
-HaDES' BC: :class:`jaxdistill.distill.inner.InnerTraining`); the policy is the argmax (or softmax) of f, or for
+HaDES' BC: :class:`jaxdistill.learn.inner.InnerTraining`); the policy is the argmax (or softmax) of f, or for
 continuous actions N(f(obs), exp(log_std)) (the mean f(obs) when acting deterministically), clipped
 to the action bounds by the environment.
 

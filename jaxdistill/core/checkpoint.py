@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxdistill.run.errors import DiskFullError, disk_full_path
+from jaxdistill.core.errors import DiskFullError, disk_full_path
 
 
 class Checkpointer:
@@ -40,7 +40,7 @@ class Checkpointer:
 
     def save(self, step: int, state: Any, meta: dict | None = None) -> None:
         """Write a checkpoint and wait for it. A failed write leaves no half-written checkpoint behind; a full disk
-        is raised as :class:`~jaxdistill.run.errors.DiskFullError` naming this directory."""
+        is raised as :class:`~jaxdistill.core.errors.DiskFullError` naming this directory."""
         if self._manager.latest_step() == step:
             return
         # The checkpoint library logs every failed write from each of its threads with a traceback (hundreds of

@@ -2,7 +2,7 @@
 
 Populations (learners, seeds, configurations) carry a leading axis that is split over a 1-D mesh
 axis named ``"learners"``; jit partitions the vmapped work accordingly. With several processes
-(:mod:`jaxdistill.run.distributed`), ``jax.devices()`` lists every process's devices and the mesh spans them.
+(:mod:`jaxdistill.core.distributed`), ``jax.devices()`` lists every process's devices and the mesh spans them.
 
 A population whose size does not split over the mesh is padded (:func:`padded_size`) and the padding dropped
 afterwards. Keys are drawn per member with ``jax.random.split(key, n)``, whose first members do not depend on
