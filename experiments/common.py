@@ -251,17 +251,16 @@ def run_cli(prog: str, main, parse, argv: list[str] | None = None):
     from jaxdistill.core.errors import RunError, RunInterrupted, disk_full_path
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    cache, argv = compile_cache.choose(argv)
+    cache, argv, why = compile_cache.choose(argv)
     if cache is not None:
         try:
             compile_cache.enable(cache)
         except OSError as e:  # an unwritable cache directory costs start-up time, never the run
-            print(f"[jaxdistill] compilation cache off: {cache} is not writable ({e.strerror})", file=sys.stderr)
-            cache = None
+            cache, why = None, f"off: {cache} is not writable ({e.strerror})"
     if cache is None:
         compile_cache.disable()
     print(f"[jaxdistill] {prog}: compilation cache "
-          + (f"{cache} (off: {compile_cache.OFF_FLAG} or {compile_cache.ENV_VAR}=0)" if cache else "off"),
+          + (f"{cache} ({why}; off: {compile_cache.OFF_FLAG} or {compile_cache.ENV_VAR}=0)" if cache else why),
           file=sys.stderr)
     args = None
     try:

@@ -65,6 +65,11 @@ CASES = [
     ("cartpole", ["--dims", "2", "--x-init-states", "{states}", "--run-dir", "{run}"],
      "--x-init-states: {states} is not a NumPy .npy array of states"),
     ("cartpole", ["--num-learners", "-2"], "--num-learners must be >= 1 (got -2)"),
+    ("cartpole", ["--k", "0"], "--k must be >= 1"),
+    ("cartpole", ["--dims", "0"], "--dims must be >= 1"),
+    ("cartpole", ["--num-minibatches", "3"], "must be divisible by --num-minibatches"),
+    ("gymnax", ["--run-dir", "/proc/forbidden"], "cannot write the run directory /proc/forbidden"),
+    ("gymnax", ["--env", "NoSuchEnv-v0"], "unknown environment id"),
     ("gymnax", ["--env", "Pendulum-v1", "--inner.labels", "hard", "--run-dir", "{run}"],
      "--inner.labels hard: hard labels (cross-entropy to fixed classes) need a discrete action space "
      "(Pendulum-v1 has continuous actions)"),

@@ -174,13 +174,6 @@ def test_cli_runs_killed_or_stopped_resume_to_the_uninterrupted_dataset(tmp_path
 
     full = subprocess.Popen(cli(tmp_path / "full"), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
-    # The others start once the first has compiled (its first checkpoint): they load its evaluation programs from
-    # the persistent compilation cache (the training chunk, with its progress callback, is never cached).
-    deadline = time.monotonic() + 200
-    first = tmp_path / "full" / "checkpoints"
-    while full.poll() is None and time.monotonic() < deadline and not (
-            first.is_dir() and any(p.name.isdigit() for p in first.iterdir())):
-        time.sleep(0.05)
     stopped = {}
     for name in ("killed", "termed"):
         stopped[name] = subprocess.Popen(cli(tmp_path / name), cwd=root, stdout=subprocess.PIPE,

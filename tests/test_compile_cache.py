@@ -1,24 +1,43 @@
-"""The persistent compilation cache's switch: where it goes and what turns it off."""
+"""The persistent compilation cache's switch: where it goes, what turns it on and off, and why CPU defaults off."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jaxdistill.core import compile_cache
 
 
-def test_the_cache_defaults_to_the_users_cache_directory_and_the_flag_or_variable_turn_it_off(monkeypatch, tmp_path):
-    monkeypatch.delenv(compile_cache.ENV_VAR, raising=False)
-    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for name in (compile_cache.ENV_VAR, "JAX_COMPILATION_CACHE_DIR", "JAX_PLATFORMS"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert compile_cache.choose(["--k", "3"]) == (tmp_path / "jaxdistill" / "xla", ["--k", "3"])
+    return monkeypatch
+
+
+def test_default_is_on_under_the_users_cache_directory_on_an_accelerator_and_off_on_cpu(clean_env, tmp_path):
+    assert compile_cache.choose(["--k", "3"], accelerator=True)[:2] == (tmp_path / "jaxdistill" / "xla", ["--k", "3"])
+    cache, rest, why = compile_cache.choose(["--k", "3"], accelerator=False)
+    assert (cache, rest) == (None, ["--k", "3"])
+    assert "38445" in why and compile_cache.ENV_VAR in why  # the line says why and how to turn it on
+
+
+def test_the_flag_wins_and_the_variables_override_the_platform_default(clean_env, tmp_path):
+    clean_env.setenv(compile_cache.ENV_VAR, str(tmp_path / "elsewhere"))
     # The flag is taken out of argv (no CLI's parser knows it) and wins over everything.
-    monkeypatch.setenv(compile_cache.ENV_VAR, str(tmp_path / "elsewhere"))
-    assert compile_cache.choose(["--no-compile-cache", "--k", "3"]) == (None, ["--k", "3"])
-    assert compile_cache.choose([])[0] == tmp_path / "elsewhere"
-    monkeypatch.setenv(compile_cache.ENV_VAR, "0")
-    assert compile_cache.choose([])[0] is None
-    # JAX's own variable (the suite's per-session cache) is kept, not replaced by the default.
-    monkeypatch.delenv(compile_cache.ENV_VAR)
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))
-    assert compile_cache.choose([])[0] == Path(tmp_path / "jax")
+    assert compile_cache.choose(["--no-compile-cache", "--k", "3"], accelerator=True)[:2] == (None, ["--k", "3"])
+    assert compile_cache.choose([], accelerator=False)[0] == tmp_path / "elsewhere"  # asked for on CPU: on
+    clean_env.setenv(compile_cache.ENV_VAR, "0")
+    assert compile_cache.choose([], accelerator=True)[0] is None
+    clean_env.delenv(compile_cache.ENV_VAR)
+    clean_env.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))  # JAX's own variable is respected
+    assert compile_cache.choose([], accelerator=False)[0] == Path(tmp_path / "jax")
+
+
+def test_the_platform_is_read_from_jax_platforms_without_starting_a_backend(clean_env):
+    clean_env.setenv("JAX_PLATFORMS", "cpu")
+    assert compile_cache.accelerator_expected() is False
+    clean_env.setenv("JAX_PLATFORMS", "cuda,cpu")
+    assert compile_cache.accelerator_expected() is True

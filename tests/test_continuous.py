@@ -139,18 +139,21 @@ def _brax_functions():
     return env, ppmo, make_trainer(env, ppmo.agent, 2), lambda k, s: evaluate(k, *ppmo.artefact(s.agent)), evaluate
 
 
-def _brax_run(run_dir, **kw):
+def _brax_run(functions, run_dir, **kw):
+    """One run through ``train_loop``; the compiled functions are shared by the test's three runs (built anew, each
+    run would compile its chunk again)."""
     from jaxdistill.core.loop import train_loop
 
-    _, ppmo, trainer, evaluate, _ = _brax_functions()
+    _, ppmo, trainer, evaluate, _ = functions
     return train_loop(trainer=trainer, evaluate_fn=evaluate, total_iterations=4, chunk=2,
                       env_steps_per_iteration=ppmo.agent.env_steps_per_iteration, run_dir=run_dir, seed=5,
                       config={"k": 8}, progress=False, tensorboard=False, **kw)
 
 
 def test_brax_route_end_to_end_with_injected_nans_checkpoint_resume_and_reload(tmp_path):
-    env, ppmo, _, _, evaluate = _brax_functions()
-    full = _brax_run(tmp_path / "full")
+    functions = _brax_functions()
+    env, ppmo, _, _, evaluate = functions
+    full = _brax_run(functions, tmp_path / "full")
     rows = full.rows
     assert sum(r["nan_resets"] for r in rows) > 0, "the injected NaNs were not counted"
     dataset, _, obs_norm = ppmo.artefact(full.state.agent)
@@ -161,9 +164,9 @@ def test_brax_route_end_to_end_with_injected_nans_checkpoint_resume_and_reload(t
     assert not np.allclose(obs_norm.mean, 0.0), "observation statistics were never updated"
 
     # A run killed after 2 meta-epochs and resumed ends with exactly the uninterrupted dataset.
-    killed = _brax_run(tmp_path / "resumed", stop_after=2)
+    killed = _brax_run(functions, tmp_path / "resumed", stop_after=2)
     assert int(killed.state.iteration) == 2
-    resumed = _brax_run(tmp_path / "resumed", resume=True)
+    resumed = _brax_run(functions, tmp_path / "resumed", resume=True)
     assert tree_equal(full.state.agent.dataset, resumed.state.agent.dataset)
     assert tree_equal(full.state.agent.norm, resumed.state.agent.norm)
 
