@@ -44,16 +44,19 @@ class Args:
     """Where the JSON record goes."""
 
 
+def _timed(call: Callable) -> tuple[float, object]:
+    """Seconds until ``call()``'s result is ready, and the result."""
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(call())
+    return time.perf_counter() - t0, out
+
+
 def time_calls(init: Callable, chunk: Callable, iterations: int) -> dict:
     """Compile time and steady seconds per iteration of a trainer-like pair (``chunk(state)`` runs
     ``iterations`` iterations)."""
     state = jax.block_until_ready(init(jax.random.PRNGKey(0)))
-    t0 = time.perf_counter()
-    jax.block_until_ready(chunk(state)[0])
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    jax.block_until_ready(chunk(state)[0])
-    second = time.perf_counter() - t0
+    first, _ = _timed(lambda: chunk(state)[0])
+    second, _ = _timed(lambda: chunk(state)[0])
     return {"compile_s": max(0.0, first - second), "first_call_s": first,
             "seconds_per_iteration": second / iterations, "iterations_timed": iterations}
 
@@ -158,16 +161,10 @@ def cartpole(args: Args) -> dict:
     encoder, obs_norm = load_encoder(path), load_obs_norm(path)
     learners = fresh_learners(env, LearnerSpec.from_dict(metadata["learner_spec"]))
     evaluate = make_kshot_evaluate(env, learners, args.kshot_learners, greedy=True)
-    t0 = time.perf_counter()
-    jax.block_until_ready(evaluate(jax.random.PRNGKey(0), dataset, encoder, obs_norm))
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    returns = jax.block_until_ready(evaluate(jax.random.PRNGKey(1), dataset, encoder, obs_norm))
-    second = time.perf_counter() - t0
-    timing = {"compile_s": max(0.0, first - second), "seconds_per_iteration": second}
-    return {"learners": args.kshot_learners, "compile_s": timing["compile_s"],
-            "seconds_for_all_learners": timing["seconds_per_iteration"],
-            "learners_per_hour": args.kshot_learners * 3600.0 / timing["seconds_per_iteration"],
+    first, _ = _timed(lambda: evaluate(jax.random.PRNGKey(0), dataset, encoder, obs_norm))
+    second, returns = _timed(lambda: evaluate(jax.random.PRNGKey(1), dataset, encoder, obs_norm))
+    return {"learners": args.kshot_learners, "compile_s": max(0.0, first - second),
+            "seconds_for_all_learners": second, "learners_per_hour": args.kshot_learners * 3600.0 / second,
             "mean_return": float(jax.numpy.mean(returns))}
 
 
@@ -192,10 +189,9 @@ def main(args: Args) -> dict:
             result = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=3)}
         result["case_wall_s"] = time.perf_counter() - t0
         record["cases"][case] = result
+        record["total_wall_s"] = time.perf_counter() - start
         print(f"[gpu_check] {case}: {json.dumps(result)[:400]}", flush=True)
-        write_record(args.out, {**record, "total_wall_s": time.perf_counter() - start})
-    record["total_wall_s"] = time.perf_counter() - start
-    write_record(args.out, record)
+        write_record(args.out, record)  # after every case, so a run cut short keeps what it measured
     failed = [case for case, result in record["cases"].items() if "error" in result]
     if failed:
         raise SystemExit(f"benchmarks.gpu_check: failed cases: {', '.join(failed)} (errors in {args.out})")
