@@ -10,6 +10,7 @@ from jaxdistill.distill.ppmo import make_ppmo
 from jaxdistill.envs import make
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
 from jaxdistill.run.driver import make_trainer
+from jaxdistill.run.population import distill_population
 from tests.conftest import replace, tree_equal
 
 
@@ -174,6 +175,15 @@ def test_cli_runs_killed_or_stopped_resume_to_the_uninterrupted_dataset(tmp_path
 
     full = subprocess.Popen(cli(tmp_path / "full"), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
+    # The other runs start once the first has compiled its programs (its first checkpoint is written after its
+    # first chunk ran): they load them from the suite's compilation cache instead of compiling them again.
+    deadline = time.monotonic() + 200
+    def checkpointed(name):
+        ckpts = tmp_path / name / "checkpoints"
+        return ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir())
+
+    while not checkpointed("full") and full.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     stopped = {}
     for name in ("killed", "termed"):
         stopped[name] = subprocess.Popen(cli(tmp_path / name), cwd=root, stdout=subprocess.PIPE,
@@ -182,8 +192,7 @@ def test_cli_runs_killed_or_stopped_resume_to_the_uninterrupted_dataset(tmp_path
     pending = {"killed": signal.SIGKILL, "termed": signal.SIGTERM}
     while pending and time.monotonic() < deadline:
         for name, sig in list(pending.items()):
-            ckpts = tmp_path / name / "checkpoints"
-            if ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir()):
+            if checkpointed(name):
                 assert stopped[name].poll() is None, f"the {name} run ended before it could be stopped"
                 os.kill(stopped[name].pid, sig)
                 del pending[name]
@@ -273,3 +282,23 @@ def test_sigterm_stops_within_a_chunk_and_keeps_the_last_finished_one(tiny_ppmo_
     first_chunk = float(rows[1].split(",")[rows[0].split(",").index("wall_time")])
     assert elapsed - first_chunk < 0.5 * first_chunk + 5  # the aborted chunk did not run to its end
     assert signal.getsignal(signal.SIGTERM) is not None and trainer.should_stop is None
+
+
+# Seed populations live here, beside ``_run``: the lone run below reuses the compiled programs of the resume tests.
+
+
+def test_a_seed_in_the_population_matches_the_same_seed_trained_alone(tiny_ppmo_config, tmp_path):
+    cfg = replace(tiny_ppmo_config, meta_epochs=8)
+    alone = _run(tiny_ppmo_config, tmp_path / "alone")  # seed 3, chunks of 2, 8 meta-epochs
+    population = distill_population(make("CartPole1D-v1"), cfg, [5, 3], chunk=2, eval_learners=16, target_return=None, log=False)
+    assert population.meta_epochs == 8 and len(population.history) == 4
+    pop = population.states.agent.dataset
+    np.testing.assert_allclose(pop.x[1], alone.state.agent.dataset.x, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pop.y[1], alone.state.agent.dataset.y, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(pop.x[0], pop.x[1])
+
+
+def test_population_stops_once_every_seed_reaches_the_target(tiny_ppmo_config):
+    cfg = replace(tiny_ppmo_config, meta_epochs=40)
+    result = distill_population(make("CartPole1D-v1"), cfg, [0, 1], chunk=2, eval_learners=8, target_return=0.0, log=False)
+    assert result.meta_epochs == 2  # any return clears a target of 0 at the first evaluation

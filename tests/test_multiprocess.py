@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import xla_flags
 
 from jaxdistill.launch import process_env
 
@@ -32,7 +33,7 @@ def results_of(output: str) -> dict[int, dict]:
 
 def single_process_env(devices: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAXDISTILL_")}
-    return dict(env, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
+    return dict(env, XLA_FLAGS=xla_flags(f"--xla_force_host_platform_device_count={devices}"), JAX_PLATFORMS="cpu")
 
 
 @pytest.mark.timeout(400)

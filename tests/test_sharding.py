@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import xla_flags
 
 from jaxdistill.core.sharding import check_divisible, population_mesh
 
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.timeout(480)  # about 50 s alone; a loaded machine (two studies beside the suite) took over 280 s
 def test_sharded_kshot_evaluation_sweep_and_es_on_8_simulated_devices_match_one_device():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    env = dict(os.environ, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=8"), JAX_PLATFORMS="cpu")
     dataset = ROOT / "experiments/results/cartpole2d_k3_ppmo_s0/dataset"
     proc = subprocess.run([sys.executable, str(ROOT / "tests/sharded_check.py"), str(dataset)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=460)

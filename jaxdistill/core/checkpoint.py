@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -35,6 +36,22 @@ class Checkpointer:
         for leftover in self.directory.glob("*.orbax-checkpoint-tmp*") if self.directory.is_dir() else ():
             shutil.rmtree(leftover, ignore_errors=True)
 
+    def _settle_after_failure(self) -> None:
+        # The first failure surfaces while the library's other writer threads (metadata, shardings) may still run
+        # and re-create the temporary directory after it is removed: remove it until it stays gone for 0.2 s.
+        with contextlib.suppress(Exception):  # the same failure again; the caller raises the first one
+            self._manager.wait_until_finished()
+        clean_since, deadline = None, time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            if any(self.directory.glob("*.orbax-checkpoint-tmp*")):
+                self._remove_leftovers()
+                clean_since = None
+            elif clean_since is None:
+                clean_since = time.monotonic()
+            elif time.monotonic() - clean_since >= 0.2:
+                return
+            time.sleep(0.02)
+
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
@@ -57,7 +74,7 @@ class Checkpointer:
             )
             self._manager.wait_until_finished()
         except Exception as e:
-            self._remove_leftovers()
+            self._settle_after_failure()
             if disk_full_path(e) is not None:
                 raise DiskFullError(self.directory) from e
             raise
