@@ -45,6 +45,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def with_cpu_devices(env: dict[str, str], devices: int) -> dict[str, str]:
+    """``env`` with ``devices`` simulated CPU devices: the device count replaces any earlier one, every other XLA
+    flag is kept (a test suite's or a user's)."""
+    flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")]
+    return dict(env, XLA_FLAGS=" ".join([*flags, f"--xla_force_host_platform_device_count={devices}"]),
+                JAX_PLATFORMS="cpu")
+
+
 def process_env(process_id: int, processes: int, port: int, cpu_devices: int | None = None,
                 join_timeout_s: int | None = None, heartbeat_timeout_s: int | None = None,
                 base: dict | None = None) -> dict[str, str]:
@@ -53,9 +61,7 @@ def process_env(process_id: int, processes: int, port: int, cpu_devices: int | N
     env.update({JAX_COORDINATOR_ADDRESS: f"127.0.0.1:{port}", ENV_NUM_PROCESSES: str(processes),
                 ENV_PROCESS_ID: str(process_id), "PYTHONUNBUFFERED": "1"})
     if cpu_devices is not None:
-        flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")]
-        env["XLA_FLAGS"] = " ".join([*flags, f"--xla_force_host_platform_device_count={cpu_devices}"])
-        env["JAX_PLATFORMS"] = "cpu"
+        env = with_cpu_devices(env, cpu_devices)
     if join_timeout_s is not None:
         env[ENV_JOIN_TIMEOUT] = str(join_timeout_s)
     if heartbeat_timeout_s is not None:

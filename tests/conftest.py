@@ -16,7 +16,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 # XLA's default -O3 compiles them 15-20 % faster (tests/test_ppmo.py 25.5 -> 20.3 s, the offline CLI tests
 # 45.6 -> 37.1 s); the numbers move in their last bits and no test depends on those bits (the committed datasets'
 # bytes are a property of the user's default flags, which the suite does not change in the library).
-# Child processes inherit it; a test that sets XLA_FLAGS for a child appends to it (see ``xla_flags``).
+# Child processes inherit it; a test that gives a child simulated devices keeps it (``launch.with_cpu_devices``).
 OPT_FLAG = "--xla_backend_optimization_level=2"
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {OPT_FLAG}".strip()
@@ -67,11 +67,6 @@ def tree_equal(a, b) -> bool:
     return len(leaves_a) == len(leaves_b) and all(
         (x.shape == y.shape) and bool((x == y).all()) for x, y in zip(leaves_a, leaves_b)
     )
-
-
-def xla_flags(*extra: str) -> str:
-    """The suite's XLA flags (see above) plus ``extra``: what a test gives a child process that needs more."""
-    return " ".join([os.environ.get("XLA_FLAGS", ""), *extra]).strip()
 
 
 def replace(cfg, **kw):

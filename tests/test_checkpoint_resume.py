@@ -178,6 +178,7 @@ def test_cli_runs_killed_or_stopped_resume_to_the_uninterrupted_dataset(tmp_path
     # The other runs start once the first has compiled its programs (its first checkpoint is written after its
     # first chunk ran): they load them from the suite's compilation cache instead of compiling them again.
     deadline = time.monotonic() + 200
+
     def checkpointed(name):
         ckpts = tmp_path / name / "checkpoints"
         return ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir())
@@ -290,7 +291,8 @@ def test_sigterm_stops_within_a_chunk_and_keeps_the_last_finished_one(tiny_ppmo_
 def test_a_seed_in_the_population_matches_the_same_seed_trained_alone(tiny_ppmo_config, tmp_path):
     cfg = replace(tiny_ppmo_config, meta_epochs=8)
     alone = _run(tiny_ppmo_config, tmp_path / "alone")  # seed 3, chunks of 2, 8 meta-epochs
-    population = distill_population(make("CartPole1D-v1"), cfg, [5, 3], chunk=2, eval_learners=16, target_return=None, log=False)
+    population = distill_population(make("CartPole1D-v1"), cfg, [5, 3], chunk=2, eval_learners=16,
+                                    target_return=None, log=False)
     assert population.meta_epochs == 8 and len(population.history) == 4
     pop = population.states.agent.dataset
     np.testing.assert_allclose(pop.x[1], alone.state.agent.dataset.x, rtol=1e-4, atol=1e-5)
@@ -300,5 +302,6 @@ def test_a_seed_in_the_population_matches_the_same_seed_trained_alone(tiny_ppmo_
 
 def test_population_stops_once_every_seed_reaches_the_target(tiny_ppmo_config):
     cfg = replace(tiny_ppmo_config, meta_epochs=40)
-    result = distill_population(make("CartPole1D-v1"), cfg, [0, 1], chunk=2, eval_learners=8, target_return=0.0, log=False)
+    result = distill_population(make("CartPole1D-v1"), cfg, [0, 1], chunk=2, eval_learners=8, target_return=0.0,
+                                log=False)
     assert result.meta_epochs == 2  # any return clears a target of 0 at the first evaluation

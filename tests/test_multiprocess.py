@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import xla_flags
 
-from jaxdistill.launch import process_env
+from jaxdistill.launch import process_env, with_cpu_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = [sys.executable, "-m", "jaxdistill.launch"]
@@ -33,7 +32,7 @@ def results_of(output: str) -> dict[int, dict]:
 
 def single_process_env(devices: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAXDISTILL_")}
-    return dict(env, XLA_FLAGS=xla_flags(f"--xla_force_host_platform_device_count={devices}"), JAX_PLATFORMS="cpu")
+    return with_cpu_devices(env, devices)
 
 
 @pytest.mark.timeout(400)

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import xla_flags
 
 from jaxdistill.core.sharding import check_divisible, population_mesh
+from jaxdistill.launch import with_cpu_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.timeout(480)  # about 50 s alone; a loaded machine (two studies beside the suite) took over 280 s
 def test_sharded_kshot_evaluation_sweep_and_es_on_8_simulated_devices_match_one_device():
-    env = dict(os.environ, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=8"), JAX_PLATFORMS="cpu")
+    env = with_cpu_devices(dict(os.environ), 8)  # the suite's other XLA flags kept
     dataset = ROOT / "experiments/results/cartpole2d_k3_ppmo_s0/dataset"
     proc = subprocess.run([sys.executable, str(ROOT / "tests/sharded_check.py"), str(dataset)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=460)

@@ -32,9 +32,12 @@ class Checkpointer:
         )
         self._last_save = time.monotonic()
 
-    def _remove_leftovers(self) -> None:
-        for leftover in self.directory.glob("*.orbax-checkpoint-tmp*") if self.directory.is_dir() else ():
+    def _remove_leftovers(self) -> bool:
+        """Remove the temporary directories of unfinished writes; whether there were any."""
+        leftovers = list(self.directory.glob("*.orbax-checkpoint-tmp*")) if self.directory.is_dir() else []
+        for leftover in leftovers:
             shutil.rmtree(leftover, ignore_errors=True)
+        return bool(leftovers)
 
     def _settle_after_failure(self) -> None:
         # The first failure surfaces while the library's other writer threads (metadata, shardings) may still run
@@ -43,8 +46,7 @@ class Checkpointer:
             self._manager.wait_until_finished()
         clean_since, deadline = None, time.monotonic() + 5.0
         while time.monotonic() < deadline:
-            if any(self.directory.glob("*.orbax-checkpoint-tmp*")):
-                self._remove_leftovers()
+            if self._remove_leftovers():
                 clean_since = None
             elif clean_since is None:
                 clean_since = time.monotonic()
