@@ -119,11 +119,13 @@ def test_table_and_sweep_as_two_processes_of_two_devices_equal_one_process_of_fo
 
 
 def test_killing_one_of_two_processes_stops_the_other_with_a_message_within_60_s(tmp_path):
-    sweep = [sys.executable, "-m", "experiments.kmin_sweep", "--dims", "1", "--ks", "kmin", "--seeds", "0", "1",
-             "--meta-epochs", "5000", "--chunk", "2", "--chunk-learners", "4", "--learners", "4",
+    # The sweep of tests/multiprocess_check.py on the same 2 x 2 devices, with an endless budget: its programs are
+    # in the session's compilation cache by now (the test above compiled them), so this test only loads them.
+    sweep = [sys.executable, "-m", "experiments.kmin_sweep", "--dims", "1", "--ks", "kmin", "--seeds", "0", "1", "2",
+             "--meta-epochs", "5000", "--chunk", "2", "--chunk-learners", "4", "--learners", "6",
              "--num-learners", "2", "--num-envs", "2", "--num-steps", "32", "--num-minibatches", "2",
              "--target-return", "1000", "--out-dir", str(tmp_path / "sweep")]
-    launcher = subprocess.Popen([*LAUNCH, "--processes", "2", "--cpu-devices", "1", "--heartbeat-timeout", "10",
+    launcher = subprocess.Popen([*LAUNCH, "--processes", "2", "--cpu-devices", "2", "--heartbeat-timeout", "10",
                                  "--grace", "120", "--", *sweep], cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines, pids = [], {}
