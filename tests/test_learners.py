@@ -109,17 +109,17 @@ def test_1000_random_l_learners_on_5d_cartpole_in_one_call_within_60s():
 
 def test_distribution_evaluation_agrees_with_the_plain_lambda_evaluation():
     """Λ through the padded path and through make_kshot_evaluate: same distribution of returns (on the committed
-    1-D dataset, the main job's output)."""
+    1-D dataset, the main job's output). 250 learners each: the means are 499-500 against 199 off-distribution."""
     from pathlib import Path
 
     from jaxdistill.learn.dataset import load_dataset
     env = make("CartPole1D-v1")
     dataset, _ = load_dataset(Path(__file__).resolve().parents[1] / "experiments/results/cartpole1d_k2_ppmo_s0/dataset")
-    padded = make_kshot_evaluate(env, padded_learners(env, get_distribution("lambda")), 1000)(
+    padded = make_kshot_evaluate(env, padded_learners(env, get_distribution("lambda")), 250)(
         jax.random.PRNGKey(7), dataset)
-    plain = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), 1000)(jax.random.PRNGKey(7), dataset)
+    plain = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), 250)(jax.random.PRNGKey(7), dataset)
     assert float(jnp.mean(padded)) >= 495.0 and float(jnp.mean(plain)) >= 495.0
     # Off-distribution learners do worse on a Λ-distilled dataset (the paper's Table 1 pattern).
-    xe = make_kshot_evaluate(env, padded_learners(env, get_distribution("xavier_std1")), 1000)(
+    xe = make_kshot_evaluate(env, padded_learners(env, get_distribution("xavier_std1")), 250)(
         jax.random.PRNGKey(7), dataset)
     assert float(jnp.mean(xe)) < float(jnp.mean(padded))

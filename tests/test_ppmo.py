@@ -1,10 +1,12 @@
+import functools
+
 import jax
 import numpy as np
 
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.envs import make
 from jaxdistill.run.driver import init_state, iteration, iteration_keys, iterations, make_train
-from tests.conftest import replace, tree_equal
+from tests.conftest import TINY_PPMO, replace, tree_equal
 
 ENV = make("CartPole1D-v1")
 
@@ -13,10 +15,17 @@ def _ppmo(cfg):
     return make_ppmo(cfg, ENV.spec).agent
 
 
-def test_meta_epoch_updates_dataset_and_critic(tiny_ppmo_config):
-    agent = _ppmo(tiny_ppmo_config)
-    state = jax.jit(lambda k: init_state(ENV, agent, k))(jax.random.PRNGKey(0))
-    new, metrics = jax.jit(lambda s: iteration(ENV, agent, s))(state)
+@functools.lru_cache
+def _tiny():
+    """The tiny agent with its compiled init and meta-epoch, shared by the tests below (compiled once, not thrice)."""
+    agent = _ppmo(TINY_PPMO)
+    return agent, jax.jit(lambda k: init_state(ENV, agent, k)), jax.jit(lambda s: iteration(ENV, agent, s))
+
+
+def test_meta_epoch_updates_dataset_and_critic():
+    agent, init, step = _tiny()
+    state = init(jax.random.PRNGKey(0))
+    new, metrics = step(state)
     assert int(new.iteration) == 1
     for field in ("x", "y", "inner_lr"):
         assert not np.allclose(getattr(state.agent.dataset, field), getattr(new.agent.dataset, field)), field
@@ -27,10 +36,9 @@ def test_meta_epoch_updates_dataset_and_critic(tiny_ppmo_config):
     assert new.runner.obs.shape == (2, 2, 4)
 
 
-def test_the_dataset_is_traced_not_baked_into_the_compiled_function(tiny_ppmo_config):
-    agent = _ppmo(tiny_ppmo_config)
-    step = jax.jit(lambda s: iteration(ENV, agent, s))
-    state = init_state(ENV, agent, jax.random.PRNGKey(0))
+def test_the_dataset_is_traced_not_baked_into_the_compiled_function():
+    _, init, step = _tiny()
+    state = init(jax.random.PRNGKey(0))
     step(state)
     other = state.replace(agent=state.agent.replace(dataset=state.agent.dataset.replace(x=state.agent.dataset.x + 1.0)))
     out_a, _ = step(state)
@@ -70,9 +78,9 @@ def test_host_side_phases_compose_to_the_in_graph_iteration(tiny_ppmo_config):
     from jaxdistill.rl.rollout import collect_rollout
 
     cfg = tiny_ppmo_config
-    agent = _ppmo(cfg)
-    state = init_state(ENV, agent, jax.random.PRNGKey(4))
-    expected, expected_metrics = jax.jit(lambda s: iteration(ENV, agent, s))(state)
+    agent, init, step = _tiny()
+    state = init(jax.random.PRNGKey(4))
+    expected, expected_metrics = step(state)
 
     key, k_actors, k_roll, k_learn = iteration_keys(state.key)
     actors = agent.actors(k_actors, state.agent)
