@@ -116,3 +116,29 @@ def test_make_rejects_unknown_ids_and_builds_every_kind():
     assert make("Catch-bsuite").spec.obs_shape == (50,)  # bsuite's 10x5 grid, flat for vector learners
     with pytest.raises(ValueError, match="n_dims must be >= 1"):
         CartPoleND(0)
+
+
+def test_a_module_put_off_until_use_is_the_real_module_once_read():
+    """How ``jaxdistill.envs`` keeps gymnax's seaborn import off every process's start (on a stdlib module here)."""
+    import sys
+
+    from jaxdistill import envs
+
+    assert "seaborn" in sys.modules  # put off, or already loaded by something else: never re-imported by us
+    saved = sys.modules.pop("colorsys", None)
+    try:
+        envs._import_on_use("colorsys")
+        proxy = sys.modules["colorsys"]
+        assert isinstance(proxy, envs._LoadOnUse)
+        import colorsys  # the import statement alone does not load it
+
+        assert colorsys is proxy
+        assert colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)  # the first read loads the real module
+        real = sys.modules["colorsys"]
+        assert real is not proxy and real.__file__.endswith("colorsys.py")
+        envs._import_on_use("colorsys")  # already loaded: left alone
+        assert sys.modules["colorsys"] is real
+    finally:
+        sys.modules.pop("colorsys", None)
+        if saved is not None:
+            sys.modules["colorsys"] = saved
