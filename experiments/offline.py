@@ -103,6 +103,8 @@ def validate(args: Args) -> Args:
     for name in ("episodes", "students", "episodes_per_student", "eval_every"):
         if getattr(study, name) < 1:
             errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(study, name)})")
+    if study.eval_max_steps is not None and study.eval_max_steps < 1:
+        errors.append(f"--eval-max-steps must be >= 1 or None (got {study.eval_max_steps})")
     for p in study.percents:
         if not 0 < p <= 100:
             errors.append(f"--percents must lie in (0, 100] (got {p})")
@@ -253,9 +255,10 @@ def study(args: Args) -> dict:
     rows += evaluator.rows(f"real{initial.k}", initial.x, initial.y, training, initial.k)
     if policy is not None:
         rows += pipeline.expert_rows(splits, policy, config.students, config.episodes_per_student, args.seed,
-                                     config.greedy)
+                                     config.greedy, config.eval_max_steps)
     if spec.discrete and splits:
-        rows += pipeline.random_rows(splits, config.students, config.episodes_per_student, args.seed)
+        rows += pipeline.random_rows(splits, config.students, config.episodes_per_student, args.seed,
+                                     config.eval_max_steps)
     result = {"env_id": spec.env_id, "methods": rows, "data": {"episodes": len(data.episodes),
               "transitions": data.num_transitions, "return_mean": float(returns.mean()),
               "return_std": float(returns.std())}, "distill": distill_result, "config": json.loads(json.dumps(

@@ -62,6 +62,9 @@ class StudyConfig:
     """Students trained per method (one vmapped call)."""
     episodes_per_student: int = 1
     """Evaluation episodes per student and split."""
+    eval_max_steps: int | None = None
+    """Cut every evaluation episode (students, expert, random policy) at this many steps; None: each runs to the
+    environment's own limit, the studies' protocol. (The expert's recorded data always runs whole episodes.)"""
     greedy: bool = False
     """Students act by their argmax / mean (else they sample, like the expert that made the data)."""
     bc: StudentTraining = StudentTraining(steps=1000, batch_size=256, lr=5e-3)
@@ -123,7 +126,7 @@ class Evaluator:
         if (split, ensemble) not in self._eval:
             self._eval[split, ensemble] = make_student_evaluate(
                 self.splits[split], self.spec, self.dist, self.config.students, self.config.episodes_per_student,
-                self.config.greedy, ensemble=ensemble)
+                self.config.greedy, self.config.eval_max_steps, ensemble=ensemble)
         return self._eval[split, ensemble]
 
     def rows(self, method: str, x, targets, training: StudentTraining, dataset_size: int,
@@ -237,20 +240,22 @@ def run_distill(run_dir: Path, data: OfflineData, student_spec, config: StudyCon
                    **curve}, dataset
 
 
-def random_rows(splits: dict, students: int, episodes_per_student: int, seed: int) -> list[dict]:
+def random_rows(splits: dict, students: int, episodes_per_student: int, seed: int,
+                max_steps: int | None = None) -> list[dict]:
     """A uniformly random policy (discrete actions) on every split, as many episodes as a method's row."""
     from jaxdistill.eval.baselines import random_policy_returns
 
     rows = []
     for split, env in splits.items():
         returns = random_policy_returns(env, jax.random.fold_in(run_keys(seed)[2], 2000 + SPLITS.index(split)),
-                                        students * episodes_per_student)
+                                        students * episodes_per_student, max_steps)
         r = np.asarray(returns).reshape(students, episodes_per_student)
         rows.append({"method": "random", "split": split, **summary(r), "dataset_size": 0})
     return rows
 
 
-def expert_rows(splits: dict, policy, students: int, episodes_per_student: int, seed: int, greedy: bool) -> list[dict]:
+def expert_rows(splits: dict, policy, students: int, episodes_per_student: int, seed: int, greedy: bool,
+                max_steps: int | None = None) -> list[dict]:
     """The expert itself on every split (``students x episodes_per_student`` episodes)."""
     from jaxdistill.eval.episodes import play_episodes, staged
 
@@ -258,7 +263,7 @@ def expert_rows(splits: dict, policy, students: int, episodes_per_student: int, 
     rows = []
     for split, env in splits.items():
         returns = staged(env, lambda k, p, env=env: play_episodes(env, k, policy.policy, p, total, policy.dist,
-                                                                 greedy))(
+                                                                 greedy, None, max_steps))(
             jax.random.fold_in(run_keys(seed)[2], 3000 + SPLITS.index(split)), policy.params)
         r = np.asarray(returns).reshape(students, episodes_per_student)
         rows.append({"method": "expert", "split": split, **summary(r), "dataset_size": 0})
