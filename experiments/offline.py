@@ -98,13 +98,12 @@ def env_id_of(name: str) -> str:
 
 def validate(args: Args) -> Args:
     study = args.study
-    errors = (problems(args.ppo, "ppo.") + problems(study.gm, "gm.") + problems(study.bc, "bc.")
-              + problems(study.synthetic, "synthetic.") + problems(study.bm, "bm."))
-    for name in ("episodes", "students", "episodes_per_student", "eval_every"):
+    # ``problems`` walks the study's nested configs (--gm.*, --bc.*, --synthetic.*, --bm.*) and its shared counts
+    # (--eval-every, --eval-max-steps); the counts only this study has are checked here.
+    errors = problems(args.ppo, "ppo.") + problems(study)
+    for name in ("episodes", "students", "episodes_per_student"):
         if getattr(study, name) < 1:
             errors.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(study, name)})")
-    if study.eval_max_steps is not None and study.eval_max_steps < 1:
-        errors.append(f"--eval-max-steps must be >= 1 or None (got {study.eval_max_steps})")
     for p in study.percents:
         if not 0 < p <= 100:
             errors.append(f"--percents must lie in (0, 100] (got {p})")

@@ -74,4 +74,3 @@ def tree_equal(a, b) -> bool:
 
 def replace(cfg, **kw):
     return dataclasses.replace(cfg, **kw)
-

@@ -109,7 +109,7 @@ CASES = [
      "--bm.outer-loss pbc needs the expert policy: give --expert with --data, or use --bm.outer-loss dbc"),
     ("offline", ["--method", "bm", "--bm.lr", "nan", "--run-dir", "{run}"], "--bm.lr must be a finite number (got nan)"),
     ("offline", ["--ensemble", "1", "--run-dir", "{run}"], "--ensemble must be 0 (no ensemble row) or >= 2 (got 1)"),
-    ("offline", ["--eval-max-steps", "0", "--run-dir", "{run}"], "--eval-max-steps must be >= 1 or None (got 0)"),
+    ("offline", ["--eval-max-steps", "0", "--run-dir", "{run}"], "--eval-max-steps must be >= 1 (got 0)"),
     ("offline_report", ["{tmp}"], "no results.json in {tmp}"),
     ("ablation", ["--shard", "2/2"], "--shard takes i/n with 0 <= i < n (got '2/2')"),
 ]

@@ -23,7 +23,7 @@ def _tiny():
 
 
 def test_meta_epoch_updates_dataset_and_critic():
-    agent, init, step = _tiny()
+    _, init, step = _tiny()
     state = init(jax.random.PRNGKey(0))
     new, metrics = step(state)
     assert int(new.iteration) == 1
@@ -71,13 +71,13 @@ def test_ppmo_config_defaults_follow_the_paper():
     assert cfg.learner.hidden_sizes == (64, 64) and cfg.learner.output_gain == 0.01
 
 
-def test_host_side_phases_compose_to_the_in_graph_iteration(tiny_ppmo_config):
+def test_host_side_phases_compose_to_the_in_graph_iteration():
     """actors -> (any rollout) -> learn is what the host-stepped driver runs."""
     from functools import partial
 
     from jaxdistill.rl.rollout import collect_rollout
 
-    cfg = tiny_ppmo_config
+    cfg = TINY_PPMO  # the configuration of the shared agent
     agent, init, step = _tiny()
     state = init(jax.random.PRNGKey(4))
     expected, expected_metrics = step(state)

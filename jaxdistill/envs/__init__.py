@@ -29,10 +29,10 @@ def _import_on_use(name: str) -> None:
 
 _import_on_use("seaborn")
 
-from jaxdistill.envs.core import GymnaxEnv, HostEnv, HostStep, HostVecEnv, JaxEnv, Step, host_seed  # noqa: E402
-from jaxdistill.envs.gymnax_envs import MINATAR_GAMES, cartpole_id, minatar_id  # noqa: E402
-from jaxdistill.envs.registry import known, make, register  # noqa: E402
-from jaxdistill.envs.spec import Box, Discrete, EnvSpec  # noqa: E402
+from jaxdistill.envs.core import GymnaxEnv, HostEnv, HostStep, HostVecEnv, JaxEnv, Step, host_seed
+from jaxdistill.envs.gymnax_envs import MINATAR_GAMES, cartpole_id, minatar_id
+from jaxdistill.envs.registry import known, make, register
+from jaxdistill.envs.spec import Box, Discrete, EnvSpec
 
 __all__ = ["MINATAR_GAMES", "Box", "Discrete", "EnvSpec", "GymnaxEnv", "HostEnv", "HostStep", "HostVecEnv", "JaxEnv",
            "Step", "cartpole_id", "host_seed", "known", "make", "minatar_id", "register"]
