@@ -102,6 +102,23 @@ def _toy_trainer(nan_from: int | None = None, size: int = 3):
     return ScanTrainer(init, step, 2)
 
 
+def test_a_fresh_state_with_weak_types_is_chunked_by_one_program():
+    """gymnax's Pendulum resets ``last_u`` to a Python float, weakly typed, that its step makes strong: the chunk
+    saw two signatures and was compiled twice (the Pendulum PPO test, 2 s) before ``init`` made every leaf strong."""
+    import jax.numpy as jnp
+
+    from jaxdistill.core.trainer import ScanTrainer
+    from jaxdistill.run.driver import TrainState
+
+    trainer = ScanTrainer(lambda key: TrainState(1.0, (), key, jnp.zeros((), jnp.int32)),
+                          lambda s: (TrainState(s.agent * jnp.float32(2.0), (), s.key, s.iteration + 1), {}), 2)
+    state = trainer.init(jax.random.PRNGKey(0))
+    for _ in range(2):
+        state, _ = trainer.chunk(state)
+    assert float(state.agent) == 16.0 and state.agent.dtype == jnp.float32
+    assert trainer._chunk._cache_size() == 1
+
+
 def _toy_run(trainer, run_dir, total_iterations=8, **kw):
     return train_loop(trainer=trainer, evaluate_fn=None, total_iterations=total_iterations, chunk=2,
                       env_steps_per_iteration=0,
@@ -251,6 +268,7 @@ def test_a_real_full_disk_stops_the_cli_in_one_line(tmp_path, capfd):
         subprocess.run(["umount", str(disk)], check=False)
 
 
+@pytest.mark.optimized
 def test_sigterm_stops_within_a_chunk_and_keeps_the_last_finished_one(tiny_ppmo_config, tmp_path):
     """A signal during a long chunk aborts it after the current iteration (the in-graph trainer checks from its
     scan); the run checkpoints the state of the last finished chunk, so a resume recomputes the rest exactly."""

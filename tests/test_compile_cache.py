@@ -41,3 +41,16 @@ def test_the_platform_is_read_from_jax_platforms_without_starting_a_backend(clea
     assert compile_cache.accelerator_expected() is False
     clean_env.setenv("JAX_PLATFORMS", "cuda,cpu")
     assert compile_cache.accelerator_expected() is True
+
+
+def test_the_suite_compiles_unoptimised_unless_a_test_is_marked_optimized():
+    import jax
+
+    assert jax.config.read("jax_disable_most_optimizations") is True  # tests/conftest.py, for every process
+
+
+@pytest.mark.optimized
+def test_a_test_marked_optimized_compiles_with_xla_optimisations():
+    import jax
+
+    assert jax.config.read("jax_disable_most_optimizations") is False

@@ -72,3 +72,21 @@ def test_committed_datasets_match_or_beat_the_papers_table1(n_dims, k, paper_mea
         assert returns.mean() >= 495.0
     else:
         assert returns.mean() > paper_mean
+
+
+def test_an_encoder_given_as_a_list_or_a_tuple_reaches_one_compiled_evaluation():
+    """A run's state holds encoder layers in a list; a caller's default and a reloaded file give a tuple. Both must
+    reach the same compiled program: the Brax test compiled its evaluation twice (10 s) before this held."""
+    env = make("CartPole1D-v1")
+    evaluate = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec(hidden_sizes=(4,))), 2, max_steps=5)
+    dataset = SyntheticDataset(x=jnp.ones((2, 4)), y=jnp.eye(2), inner_lr=jnp.asarray(0.1, jnp.float32))
+    first = evaluate(jax.random.PRNGKey(0), dataset, [])
+    traced = []
+    jax.monitoring.register_event_duration_secs_listener(listener := lambda event, secs, **_: traced.append(event))
+    try:
+        again = evaluate(jax.random.PRNGKey(0), dataset, ())
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert not [e for e in traced if e.startswith("/jax/core/compile/")], traced
+    np.testing.assert_array_equal(first, again)
+

@@ -156,6 +156,7 @@ def test_minatar_action_names_follow_each_games_action_set():
                      "SpaceInvaders": ["noop", "left", "right", "fire"]}
 
 
+@pytest.mark.optimized
 def test_minatar_cli_runs_and_writes_its_outputs(tmp_path):
     from experiments.minatar import main, parse
 
@@ -196,6 +197,7 @@ def test_atari_vec_env_resets_games_not_lives_and_scores_whole_games():
     assert len(games) >= 2 and lives_lost >= 4 * len(games)
 
 
+@pytest.mark.optimized
 def test_atari_cli_runs_writes_and_resumes(tmp_path):
     from experiments.atari import main, parse
 

@@ -92,6 +92,7 @@ def test_architectures_are_drawn_from_the_whole_range():
         check_padding_fits(get_distribution("random_h"), 100, 6)
 
 
+@pytest.mark.optimized
 @pytest.mark.timeout(240)
 def test_1000_random_l_learners_on_5d_cartpole_in_one_call_within_60s():
     env = make("CartPole5D-v1")

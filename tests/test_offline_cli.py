@@ -31,6 +31,7 @@ def _expert(tmp_path, env_id, expert_net="nature"):
     return save_policy(tmp_path / "expert", env_spec=env.spec, spec=actor, actor=params)
 
 
+@pytest.mark.optimized
 def test_procgen_study_runs_end_to_end_resumes_its_distillation_and_reloads_the_dataset(tmp_path, capsys):
     expert = _expert(tmp_path, "BigfishEasy-v0", "impala")  # the paper's expert network, through its policy file
     run_dir = tmp_path / "study"

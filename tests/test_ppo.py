@@ -23,6 +23,7 @@ def best_window_average(returns, counts, window=100):
     return best
 
 
+@pytest.mark.optimized
 @pytest.mark.timeout(300)
 def test_ppo_solves_1d_cartpole_vmapped_over_seeds():
     config = PPOConfig(total_timesteps=500_000)

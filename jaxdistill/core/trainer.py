@@ -37,7 +37,7 @@ class ScanTrainer(Trainer):
     (the state has an ``iteration`` counter); ``init(key)`` is jitted too."""
 
     def __init__(self, init: Callable, step: Callable, per_chunk: int):
-        self.init = jax.jit(init)
+        self.init = jax.jit(lambda key: strong_typed(init(key)))
         self.per_chunk = per_chunk
 
         def chunk(state, length):
@@ -57,6 +57,17 @@ class ScanTrainer(Trainer):
         if self.on_iteration is not None:
             self.on_iteration(int(it))
         check_stop(self)
+
+
+def strong_typed(tree):
+    """``tree`` with every weakly typed leaf made strong, same dtype and values. A fresh state can hold weak
+    types (gymnax's Pendulum resets ``last_u`` to a Python float) that one step makes strong: a chunk called on
+    the fresh state and then on its own output would be traced and compiled twice, once per signature."""
+    def strong(x):
+        x = jax.numpy.asarray(x)  # a Python number is a weakly typed array once returned from jit
+        return x.astype(x.dtype) if x.weak_type else x
+
+    return jax.tree_util.tree_map(strong, tree)
 
 
 def check_stop(trainer: Trainer) -> None:

@@ -67,7 +67,14 @@ def make_kshot_evaluate(env, learners, num_learners: int = 1000, greedy: bool = 
         # A slice of a sharded axis has no even split; hand the few returns back replicated.
         return replicate(returns[:num_learners], mesh)
 
-    return staged(env, evaluate)
+    compiled = staged(env, evaluate)
+
+    def evaluate_any(key: jax.Array, dataset: SyntheticDataset, encoder_params=(), obs_norm=()) -> jax.Array:
+        # A run's state holds its encoder layers in a list, a caller's default and a reloaded file give a tuple:
+        # one pytree structure for both, or the same evaluation is traced and compiled twice.
+        return compiled(key, dataset, tuple(encoder_params), obs_norm)
+
+    return evaluate_any
 
 
 def fresh_learners(env, spec: LearnerSpec | ConvSpec, dist: ActionDist | None = None,
