@@ -156,14 +156,13 @@ def test_minatar_action_names_follow_each_games_action_set():
                      "SpaceInvaders": ["noop", "left", "right", "fire"]}
 
 
-@pytest.mark.optimized
 def test_minatar_cli_runs_and_writes_its_outputs(tmp_path):
     from experiments.minatar import main, parse
 
     args = parse(["--env", "Breakout", "--preset", "cpu", "--k", "3", "--encoder-layers", "3", "--meta-epochs", "2",
                   "--num-learners", "2", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2",
                   "--update-epochs", "1", "--eval-every", "2", "--eval-learners", "4", "--final-eval-learners", "8",
-                  "--run-dir", str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
+                  "--eval-max-steps", "50", "--run-dir", str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
     assert args.ppmo.distiller_lr == 1e-3 and args.run.eval_policy == "sampled"  # the MinAtar defaults
     assert parse(["--preset", "cpu"]).ppmo.num_learners == 4 and parse([]).ppmo.num_learners == 32  # typed presets
     result = main(args)
