@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 # One persistent XLA compilation cache for the whole session, in this process and in the CLI processes the
 # tests start (they inherit the environment): a program compiled once (the cart-pole CLI's, say) is loaded,
 # not compiled again, by every later run of it. Set before jax is imported, which reads these then.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxdistill-test-xla-cache-"))
+OWN_CACHE_DIR = None  # the cache this process made (the controller's), removed when the session ends
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the xdist workers inherit the controller's
+    OWN_CACHE_DIR = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxdistill-test-xla-cache-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 # Most of the suite's time is XLA:CPU compiling small programs that then run for a second. Two flags make that
 # compilation cheaper (measured on the 2-core VM, `python -m pytest -q`, 2026-12-06: 555 s at XLA's defaults, 406 s
@@ -31,10 +35,8 @@ for _flag in TEST_XLA_FLAGS:
 # measured on the 2-core VM, 2026-12-06, the Procgen study took 122 s at -O0 against 50 s at -O2.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
-import contextlib  # noqa: E402
-
-import jax  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import pytest
 
 from jaxdistill.distill.ppmo import PPMOConfig
 
@@ -54,6 +56,11 @@ def xla_optimized():
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "optimized: runs long programs; XLA's optimisations on (tests/conftest.py)")
+
+
+def pytest_unconfigure(config):
+    if OWN_CACHE_DIR is not None:
+        shutil.rmtree(OWN_CACHE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
