@@ -31,7 +31,7 @@ for _flag in TEST_XLA_FLAGS:
 # Most tests compile far more than they run: XLA at -O0 without its expensive LLVM passes (jax's
 # ``jax_disable_most_optimizations``, inherited by child processes) compiles the PPMO train step in 1.2 s instead
 # of 2.9 s and runs it about twice as slowly. The few tests that run long programs (the main job, PPO solving
-# cart-pole, the image and Procgen CLIs) carry ``@pytest.mark.optimized`` and get XLA's optimisations back:
+# cart-pole, the Atari and Procgen CLIs) carry ``@pytest.mark.optimized`` and get XLA's optimisations back:
 # measured on the 2-core VM, 2026-12-06, the Procgen study took 122 s at -O0 against 50 s at -O2.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
