@@ -73,7 +73,8 @@ def validate(args: Args) -> tuple[Args, object]:
         errors.append(str(e))
     fail("experiments.atari", errors)
     args = fill_run(dataclasses.replace(args, env=env.game), env.spec, "experiments.atari",
-                    f"atari_{env.game.lower()}", f"_l{args.encoder_layers}")
+                    f"atari_{env.game.lower()}", f"_l{args.encoder_layers}",
+                    nature_cnn(args.encoder_layers))
     return args, env
 
 

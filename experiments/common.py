@@ -43,7 +43,7 @@ def as_options(options_cls, config):
 @dataclasses.dataclass(frozen=True)
 class ESOptions(ESConfig):
     """Evolution strategies' own flags (``--es.*``, for ``--method es``). The dataset's options are PPMO's
-    top-level flags, shared by both distillers: ``--k``, ``--inner.*``, ``--fixed-init``, ``--x-init-states``,
+    top-level flags, shared by both distillers: ``--k``, ``--inner.*``, ``--fixed-init``, ``--x-init-states``, ``--init-from``,
     ``--x-init-scale``, ``--y-init-scale``, ``--init-log-std``."""
 
     k: tyro.conf.Suppress[int | None] = None
@@ -51,23 +51,30 @@ class ESOptions(ESConfig):
     inner: tyro.conf.Suppress[InnerTraining] = ONE_STEP
     fixed_init: tyro.conf.Suppress[bool] = False
     x_init_states: tyro.conf.Suppress[str | None] = None
+    init_from: tyro.conf.Suppress[str | None] = None
     x_init_scale: tyro.conf.Suppress[float] = 1.0
     y_init_scale: tyro.conf.Suppress[float] = 1.0
     init_log_std: tyro.conf.Suppress[float] = 0.0
     hades: bool = False
     """HaDES' published settings (population 2048, sigma 0.03, Adam 0.05, 2 learners per candidate) in place of
     --es.population, --es.sigma, --es.lr and --es.learners-per-candidate."""
+    hades_minatar: bool = False
+    """HaDES' MinAtar search (SNES, initial std 0.5, SGD 1.0 on the mean, 2 learners per candidate) in place of
+    --es.strategy, --es.sigma, --es.lr and --es.learners-per-candidate. The population stays --es.population:
+    HaDES' 2048 is GPU-sized."""
 
 
 def es_config(es: ESConfig, ppmo: PPMOConfig) -> ESConfig:
     """The ES config of a CLI: its own flags (HaDES' settings with ``--es.hades``), and the dataset's options
     (k, inner training, learner, inits) from PPMO's, so both distillers distil the same kind of dataset."""
-    from jaxdistill.distill.es import HADES
+    from jaxdistill.distill.es import HADES, HADES_MINATAR
 
     if getattr(es, "hades", False):
         es = dataclasses.replace(es, **HADES)
+    if getattr(es, "hades_minatar", False):
+        es = dataclasses.replace(es, **HADES_MINATAR)
     return dataclasses.replace(es, k=ppmo.k, learner=ppmo.learner, inner=ppmo.inner, fixed_init=ppmo.fixed_init,
-                               x_init_states=ppmo.x_init_states, x_init_scale=ppmo.x_init_scale,
+                               x_init_states=ppmo.x_init_states, init_from=ppmo.init_from, x_init_scale=ppmo.x_init_scale,
                                y_init_scale=ppmo.y_init_scale, init_log_std=ppmo.init_log_std)
 
 
@@ -122,7 +129,7 @@ def problems(config, prefix: str = "") -> list[str]:
         if f.name in _POSITIVE and value is not None and not value > 0:
             errors.append(f"{flag(f.name)} must be > 0 (got {value})")
     names = {f.name for f in dataclasses.fields(config)}
-    if "population" in names and config.population % 2:
+    if "population" in names and config.population % 2 and getattr(config, "strategy", "open_es") == "open_es":
         errors.append(f"{flag('population')} must be even (antithetic pairs; got {config.population})")
     if {"num_envs", "num_steps", "num_minibatches"} <= names and config.num_minibatches >= 1:
         rollout = config.num_envs * config.num_steps
@@ -160,8 +167,12 @@ def cli(args_type, presets, key: str, argv: list[str] | None = None):
 
 def spec_problems(ppmo: PPMOConfig, spec) -> list[str]:
     """What of the dataset's options does not fit the environment: an inner protocol for another kind of action
-    space, a ``--x-init-states`` file that is unreadable or of other observations."""
+    space, fixed one-hot labels for fewer instances than actions, a ``--x-init-states`` file that is unreadable or
+    of other observations, an ``--init-from`` stage of another environment, k, network or a smaller encoder."""
+    import numpy as np
+
     from jaxdistill.distill.real_states import load_states
+    from jaxdistill.distill.rollback import load_stage
     from jaxdistill.policy.distributions import for_spec
 
     errors = []
@@ -170,18 +181,42 @@ def spec_problems(ppmo: PPMOConfig, spec) -> list[str]:
     except ValueError as e:
         errors.append(f"--inner.labels {ppmo.inner.labels}: {e} ({spec.env_id} has "
                       f"{'discrete' if spec.discrete else 'continuous'} actions)")
+    k = ppmo.for_spec(spec).k
+    if ppmo.inner.labels == "hard" and spec.discrete and k < spec.num_actions:
+        errors.append(f"--inner.labels hard: k={k} fixed one-hot labels cannot cover {spec.env_id}'s "
+                      f"{spec.num_actions} actions (give --k {spec.num_actions} or more)")
     if ppmo.x_init_states is not None:
         try:
             load_states(ppmo.x_init_states, spec.obs_shape)
         except (OSError, ValueError) as e:
             errors.append(f"--x-init-states: {e}")
+    if ppmo.init_from is not None:
+        dist = for_spec(spec, ppmo.init_log_std)
+        try:
+            load_stage(ppmo.init_from, spec, ppmo.learner, k, dist.num_outputs,
+                       ppmo.inner.labels == "hard", np.shape(dist.init_extra()))
+        except (OSError, ValueError) as e:
+            errors.append(f"--init-from: {e}")
     return errors
 
 
-def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = ""):
+def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = "", learner=None):
     """``args`` with k filled in for ``spec`` (k_min when unset) and the default run directory
-    ``runs/<stem>_k<K><ppmo_tag>_ppmo_s<seed>`` (``runs/<stem>_ppo_s<seed>`` for PPO), checked writable."""
-    fail(prog, spec_problems(args.ppmo, spec) if args.method in ("ppmo", "es") else [])
+    ``runs/<stem>_k<K><ppmo_tag>_ppmo_s<seed>`` (``runs/<stem>_ppo_s<seed>`` for PPO), checked writable.
+    ``learner``: the learner an experiment builds itself (an image experiment's CNN split at its l), so the
+    dataset options are checked against it."""
+    if learner is not None:
+        args = dataclasses.replace(args, ppmo=dataclasses.replace(args.ppmo, learner=learner))
+    errors = spec_problems(args.ppmo, spec) if args.method in ("ppmo", "es") else []
+    stats = getattr(getattr(args, "es", None), "obs_stats_states", None)
+    if args.method == "es" and stats is not None:
+        from jaxdistill.distill.real_states import load_states
+
+        try:
+            load_states(stats, spec.obs_shape)
+        except (OSError, ValueError) as e:
+            errors.append(f"--es.obs-stats-states: {e}")
+    fail(prog, errors)
     args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(spec))
     if args.run.run_dir is None:
         what = f"k{args.ppmo.k}{ppmo_tag}_{args.method}" if args.method in ("ppmo", "es") else "ppo"

@@ -32,7 +32,7 @@ from experiments.common import (
     run_image_method,
     validate_image_args,
 )
-from jaxdistill.presets import MINATAR_PPMO, minatar_learner
+from jaxdistill.presets import MINATAR_PPMO, minatar_learner, minatar_mlp
 from jaxdistill.run.harness import RunOptions, summarize
 
 # HaDES (Tang et al.), k-shot return of a 16-pair distilled MinAtar dataset, as quoted in the issue.
@@ -47,6 +47,10 @@ _PPMO = as_options(PPMOOptions, MINATAR_PPMO["gpu"])
 class Args(ImageArgs):
     env: Literal["Breakout", "SpaceInvaders", "Asterix", "Freeway"] = "Breakout"
     """MinAtar game (gymnax ``<game>-MinAtar``)."""
+    learner: Literal["cnn", "mlp", "mlp-half"] = "cnn"
+    """cnn: the MinAtar CNN, split at --encoder-layers; mlp: HaDES' MinAtar student, two hidden ReLU layers of
+    512 on the flattened observation (mlp-half: 256), with no encoder (l = 0). PPMO's critic and the PPO
+    baseline use the same family."""
     # The defaults are the GPU-sized preset: 32 learners x 16 envs x 128 steps = 65k env steps per meta-epoch.
     ppmo: Annotated[PPMOOptions, Flat] = _PPMO
     run: Annotated[RunOptions, Flat] = _RUN
@@ -60,13 +64,27 @@ PRESETS: dict[str, Args] = {
 }
 
 
+def learner_family(args: Args, obs_shape: tuple[int, ...]):
+    """``make(encoder_layers, output_gain=0.01)``: the learners (and critic) of ``--learner``."""
+    if args.learner == "cnn":
+        return minatar_learner
+    width = 512 if args.learner == "mlp" else 256
+    return lambda encoder_layers=0, output_gain=0.01: minatar_mlp(obs_shape, width, output_gain)
+
+
 def validate(args: Args) -> Args:
     """Reject bad arguments before anything is compiled; fill k and the run directory."""
-    fail("experiments.minatar", validate_image_args(args))
+    errors = validate_image_args(args)
+    if args.learner != "cnn" and args.encoder_layers:
+        errors.append(f"--learner {args.learner} has no encoder layers: use --encoder-layers 0 "
+                      f"(got {args.encoder_layers})")
+    fail("experiments.minatar", errors)
     from jaxdistill.envs import make, minatar_id
 
-    return fill_run(args, make(minatar_id(args.env)).spec, "experiments.minatar", f"minatar_{args.env.lower()}",
-                    f"_l{args.encoder_layers}")
+    spec = make(minatar_id(args.env)).spec
+    tag = f"_l{args.encoder_layers}" if args.learner == "cnn" else f"_{args.learner.replace('-', '')}"
+    return fill_run(args, spec, "experiments.minatar", f"minatar_{args.env.lower()}", tag,
+                    learner_family(args, spec.obs_shape)(args.encoder_layers))
 
 
 def main(args: Args) -> dict:
@@ -77,8 +95,9 @@ def main(args: Args) -> dict:
 
     env = make(minatar_id(args.env))
     title = f"{METHOD_NAMES[args.method]}, {args.env}-MinAtar"
-    result = run_image_method(args, env, minatar_learner, f"fresh MinAtar CNN learners (l={args.encoder_layers})",
-                              title)
+    label = (f"fresh MinAtar CNN learners (l={args.encoder_layers})" if args.learner == "cnn" else
+             f"fresh MLP learners ({args.learner}, flattened observations)")
+    result = run_image_method(args, env, learner_family(args, env.spec.obs_shape), label, title)
     random_returns = random_policy_returns(env, run_keys(args.run.seed)[2], args.run.final_eval_learners)
     result["kshot"].append(summarize(random_returns, "uniformly random policy", "sampled"))
     result["hades_16"] = HADES_16.get(args.env)

@@ -39,6 +39,14 @@ def minatar_learner(encoder_layers: int = 0, output_gain: float = 0.01) -> ConvS
     return ConvSpec(convs=MINATAR_CONVS, dense=(256,), encoder_layers=encoder_layers, output_gain=output_gain)
 
 
+def minatar_mlp(obs_shape: tuple[int, ...], width: int = 512, output_gain: float = 0.01) -> LearnerSpec:
+    """HaDES' MinAtar student: two hidden ReLU layers of ``width`` (512; its "half_width" runs 256) on the
+    flattened observation. Initialised as every learner here (orthogonal, gain sqrt(2), output gain 0.01), not
+    as flax's default HaDES used."""
+    return LearnerSpec(hidden_sizes=(width, width), activation="relu", output_gain=output_gain,
+                       input_shape=tuple(obs_shape))
+
+
 # --- Atari (EnvPool, on the host) ---------------------------------------------------------------------------
 
 # 8 learners x 8 games x 128 steps = 8192 env steps per meta-epoch (CleanRL's PPO collects 8 x 128 per

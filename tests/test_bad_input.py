@@ -43,9 +43,18 @@ def _files(tmp: Path) -> dict:
     (truncated / "dataset.npz").write_bytes((source / "dataset.npz").read_bytes()[:100])
     (truncated / "metadata.json").write_text((source / "metadata.json").read_text())
     (tmp / "es").mkdir()
+    # A rollback stage whose encoder is shorter than a stage at l = 3 needs: the committed l = 4 run cut to 2 layers.
+    l4 = ROOT / "experiments/results/minatar_breakout_k16_l4_ppmo_s0/dataset"
+    (tmp / "l2").mkdir()
+    (tmp / "l2" / "dataset.npz").write_bytes((l4 / "dataset.npz").read_bytes())
+    (tmp / "l2" / "metadata.json").write_text(json.dumps({**json.loads((l4 / "metadata.json").read_text()),
+                                                          "encoder_layers": 2}))
+    with np.load(l4 / "encoder.npz") as enc:
+        np.savez(tmp / "l2" / "encoder.npz", **{n: enc[n] for n in enc.files if n[5] in "01"})
     (tmp / "reused" / "checkpoints" / "25").mkdir(parents=True)  # another run's state
     return {"tmp": str(tmp), "file": str(tmp / "a_file"), "states": str(tmp / "states.npy"),
             "run": str(tmp / "run"), "reused": str(tmp / "reused"), "datasets": str(tmp / "datasets"), "es": str(tmp / "es"),
+            "l4": str(l4), "l2": str(tmp / "l2"),
             **{name: str(tmp / name) for name in variants}}
 
 
@@ -75,6 +84,16 @@ CASES = [
      "(Pendulum-v1 has continuous actions)"),
     ("gymnax", ["--env", "Acrobot-v1", "--eval-learners", "0"], "--eval-learners must be >= 1 (got 0)"),
     ("minatar", ["--env", "Breakout", "--encoder-layers", "7"], "--encoder-layers must be in 0..5 (got 7)"),
+    ("minatar", ["--inner.labels", "hard", "--k", "2", "--run-dir", "{run}"],
+     "--inner.labels hard: k=2 fixed one-hot labels cannot cover Breakout-MinAtar's 3 actions"),
+    ("minatar", ["--env", "Asterix", "--k", "16", "--encoder-layers", "3", "--init-from", "{l4}", "--run-dir", "{run}"],
+     "--init-from: {l4} was distilled on Breakout-MinAtar, this run is on Asterix-MinAtar"),
+    ("minatar", ["--k", "8", "--encoder-layers", "3", "--init-from", "{l4}", "--run-dir", "{run}"],
+     "--init-from: {l4} holds k=16 pairs, this run distils k=8"),
+    ("minatar", ["--k", "16", "--encoder-layers", "3", "--init-from", "{l2}", "--run-dir", "{run}"],
+     "--init-from: {l2} has an encoder of 2 layer(s), this run's l = 3 needs 3"),
+    ("cartpole", ["--dims", "2", "--init-from", "{l4}", "--run-dir", "{run}"],
+     "--init-from: {l4} was distilled on Breakout-MinAtar, this run is on CartPole2D-v1"),
     ("evaluate", ["{meta_list}"], "metadata.json must hold a JSON object, not a JSON list"),
     ("evaluate", ["{meta_no_env}"], "metadata.json lacks env_id"),
     ("evaluate", ["{meta_bad_k}"], "metadata.json: k is 'two' (a JSON str), expected a integer"),

@@ -2,6 +2,7 @@
 encoder), HaDES' BC inner training, and the evolution-strategies distiller."""
 
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +15,7 @@ from jaxdistill.distill.ppmo import make_ppmo, meta_policy_loss
 from jaxdistill.envs import cartpole_id, make
 from jaxdistill.eval.kshot import FreshLearners
 from jaxdistill.learn.dataset import (
+    DatasetFileError,
     SyntheticDataset,
     hard_labels,
     init_dataset,
@@ -119,6 +121,45 @@ def test_x_starts_from_recorded_real_states(tmp_path):
         make_ppmo(replace(TINY_PPMO, x_init_states=str(path)), ENV.spec)  # 8 features for 1-D's 4
 
 
+L4_BREAKOUT = Path(__file__).resolve().parents[1] / "experiments/results/minatar_breakout_k16_l4_ppmo_s0/dataset"
+
+
+def test_a_rollback_stage_starts_from_the_previous_stages_set_and_its_first_l_encoder_layers():
+    """``init_from``: l = 2 from the committed l = 4 Breakout run, for PPMO (set and encoder) and ES (the mean)."""
+    from jax.flatten_util import ravel_pytree
+
+    from jaxdistill.distill.es import ESConfig, make_es
+    from jaxdistill.presets import minatar_learner
+
+    env = make("Breakout-MinAtar")
+    saved, _ = load_dataset(L4_BREAKOUT)
+    encoder = load_encoder(L4_BREAKOUT)
+    assert len(encoder) == 4
+    config = replace(TINY_PPMO, k=16, learner=minatar_learner(2), critic=minatar_learner(0, output_gain=1.0),
+                     init_from=str(L4_BREAKOUT))
+    state = make_ppmo(config, env.spec).agent.init(jax.random.PRNGKey(0), jax.random.PRNGKey(1))
+    for name in ("x", "y", "inner_lr"):
+        np.testing.assert_array_equal(getattr(state.dataset, name), getattr(saved, name))
+    assert len(state.encoder_params) == 2
+    for got, want in zip(state.encoder_params, encoder):
+        np.testing.assert_array_equal(got["w"], want["w"])
+        np.testing.assert_array_equal(got["b"], want["b"])
+    # Fixed one-hot labels replace the file's soft ones; X still comes from the file.
+    hard = make_ppmo(replace(config, inner=InnerTraining(labels="hard")), env.spec).agent.init(
+        jax.random.PRNGKey(0), jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(hard.dataset.x, saved.x)
+    np.testing.assert_array_equal(hard.dataset.y, np.eye(3)[np.arange(16) % 3])
+    # ES (no encoder): the search distribution's mean starts at the file's set.
+    es = make_es(ESConfig(k=16, population=2, learner=minatar_learner(0), init_from=str(L4_BREAKOUT)), env)
+    start = {"x": saved.x, "y": saved.y, "log_inner_lr": jnp.log(saved.inner_lr)}
+    np.testing.assert_array_equal(es.init(jax.random.PRNGKey(0)).es.mean, ravel_pytree(start)[0])
+    # A stage cannot start with more encoder layers than the file trained, nor on another game.
+    with pytest.raises(DatasetFileError, match="an encoder of 4 layer"):
+        make_ppmo(replace(config, learner=minatar_learner(5)), env.spec)
+    with pytest.raises(DatasetFileError, match="distilled on Breakout-MinAtar, this run is on Asterix-MinAtar"):
+        make_ppmo(config, make("Asterix-MinAtar").spec)
+
+
 def test_ppmo_with_hard_labels_and_a_linear_encoder_learns_x_and_the_encoder_but_not_y(tmp_path):
     """One meta-epoch with ``--inner.labels hard`` and ``--encoder-dim 3`` (one compilation for both): the
     labels stay the balanced one-hot classes, X and the encoder move, and the encoder is saved and used."""
@@ -194,6 +235,86 @@ def test_es_generation_scores_the_population_in_one_call_and_moves_toward_the_fi
     step = np.asarray(new.es.mean - state.es.mean)
     big = np.abs(direction) > 1e-3 * np.abs(direction).max()
     np.testing.assert_array_equal(np.sign(step[big]), np.sign(direction[big]))
+
+
+def test_snes_generation_steps_mean_and_std_by_the_rank_utilities():
+    """``strategy = "snes"``: one generation moves the mean by lr * std * sum(u_i z_i) and the std by
+    exp(lr_std / 2 * sum(u_i (z_i^2 - 1))), with SNES' rank utilities u (best first) written out in NumPy."""
+    from jax.flatten_util import ravel_pytree
+
+    from jaxdistill.distill.es import ESConfig, make_es
+
+    pop, lr, sigma = 6, 0.7, 0.4
+    es = make_es(ESConfig(k=2, population=pop, sigma=sigma, lr=lr, strategy="snes", learners_per_candidate=2,
+                          max_steps=80), ENV)
+    state = jax.jit(es.init)(jax.random.PRNGKey(0))  # a seed whose six fitnesses differ
+    new, metrics = jax.jit(es.generation)(state)
+    _, k_ask, _, _, _ = jax.random.split(state.key, 5)
+    population, _ = es.strategy.ask(k_ask, state.es, es.es_params)
+    flat = np.stack([np.asarray(ravel_pytree(jax.tree_util.tree_map(lambda v, i=i: v[i], population))[0])
+                     for i in range(pop)])
+    fitness = np.asarray(metrics["episode_return"])
+    assert len(set(fitness.tolist())) == pop  # no ties: the ranking is unambiguous
+    mean, std = np.asarray(state.es.mean), np.asarray(state.es.std)
+    np.testing.assert_allclose(std, sigma)
+    z = (flat - mean) / std
+    utility = np.maximum(0.0, np.log(pop / 2 + 1) - np.log(np.arange(1, pop + 1)))
+    utility = utility / utility.sum() - 1 / pop
+    u = np.empty(pop)
+    u[np.argsort(-fitness)] = utility  # the fittest candidate gets the largest utility
+    lr_std = (3 + np.log(mean.size)) / (5 * np.sqrt(mean.size))
+    np.testing.assert_allclose(new.es.mean, mean + lr * std * (u @ z), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(new.es.std, std * np.exp(0.5 * lr_std * (u @ (z**2 - 1))), rtol=1e-4)
+
+
+def test_an_mlp_reads_images_flattened_and_constant_statistics_are_numpys():
+    """HaDES' MinAtar students: ``input_shape`` flattens each image in C order (the same outputs as the MLP on
+    the flattened vectors, for any leading batch axes); ``state_statistics`` is NumPy's mean and sqrt(var + eps)."""
+    from jaxdistill.distill.real_states import state_statistics
+
+    images = jax.random.normal(jax.random.PRNGKey(0), (3, 5, 2, 3, 2))
+    flat_spec, image_spec = LearnerSpec(hidden_sizes=(7,), activation="relu"), LearnerSpec(
+        hidden_sizes=(7,), activation="relu", input_shape=(2, 3, 2))
+    params = image_spec.init_params(jax.random.PRNGKey(1), (2, 3, 2), 3)
+    assert params[0]["w"].shape == (12, 7)
+    np.testing.assert_allclose(image_spec.apply(params, images),
+                               flat_spec.apply(params, np.asarray(images).reshape(3, 5, 12)), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"flattens observations of shape \(2, 3, 2\), got \(3, 2, 2\)"):
+        image_spec.init_params(jax.random.PRNGKey(1), (3, 2, 2), 3)
+    assert LearnerSpec.from_dict(image_spec.to_dict()) == image_spec and "input_shape" not in flat_spec.to_dict()
+    assert "flattened in C (row-major) order to 12 features" in image_spec.recipe()["input"]
+    states = np.random.default_rng(0).integers(0, 2, (50, 4, 3)).astype(np.float32)
+    states[:, 0, 0] = 1.0  # an element the states never move
+    norm = state_statistics(states)
+    np.testing.assert_allclose(norm.mean, states.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(norm.std, np.sqrt(states.var(0) + 1e-8), rtol=1e-5)
+    assert float(norm(np.zeros((4, 3), np.float32))[0, 0]) == -10.0  # clipped where the std is ~0
+
+
+def test_hades_minatar_protocol_end_to_end(tmp_path):
+    """``experiments.minatar --method es --learner mlp-half --es.hades-minatar --es.obs-stats-states``: SNES over a
+    set for MLP students on flattened, constantly normalised observations, at toy sizes; the file carries the
+    statistics, the flattening and the search's settings."""
+    import json
+
+    from experiments.minatar import main, parse
+    from experiments.record_states import Args, main as record
+
+    states = record(Args(env="Breakout-MinAtar", out=tmp_path / "states.npy", num_envs=4, num_steps=16))
+    run_dir = tmp_path / "es"
+    result = main(parse(["--method", "es", "--learner", "mlp-half", "--es.hades-minatar", "--es.population", "4",
+                         "--es.obs-stats-states", str(states), "--es.generations", "2", "--es.max-steps", "20",
+                         "--k", "3", "--inner.kind", "bc", "--inner.steps", "2", "--preset", "cpu", "--eval-every", "1",
+                         "--eval-learners", "4", "--final-eval-learners", "4", "--eval-max-steps", "20",
+                         "--run-dir", str(run_dir), "--no-progress", "--no-tensorboard"]))
+    assert result["method"] == "es" and result["generations"] == 2
+    meta = json.loads((run_dir / "dataset" / "metadata.json").read_text())
+    assert meta["learner_spec"]["input_shape"] == [10, 10, 4] and meta["learner_spec"]["hidden_sizes"] == [256, 256]
+    assert meta["config"]["strategy"] == "snes" and meta["config"]["sigma"] == 0.5
+    with np.load(run_dir / "dataset" / "dataset.npz") as arrays:
+        np.testing.assert_allclose(arrays["obs_mean"], np.load(states).mean(0), rtol=1e-5, atol=1e-7)
+    with pytest.raises(SystemExit, match="--learner mlp has no encoder layers"):
+        main(parse(["--learner", "mlp", "--encoder-layers", "2", "--run-dir", str(tmp_path / "x")]))
 
 
 def test_es_cli_distils_writes_and_records_how_to_train(tmp_path):

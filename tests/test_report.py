@@ -2,6 +2,7 @@
 naming the file and the key."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -37,3 +38,46 @@ def test_a_results_file_with_a_missing_key_is_named(tmp_path):
         report.render(text, tmp_path)
     with pytest.raises(report.ReportError, match="unknown table 'nope'"):
         report.render("<!-- report:nope -->\n<!-- /report:nope -->", tmp_path, "page.md")
+
+
+def _documented_commands():
+    """Every ``python -m experiments.* / benchmarks.*`` command in the README, docs/ and experiments/README.md:
+    in bash blocks (continuation lines joined) and in inline code."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md")), root / "experiments" / "README.md"]:
+        text = path.read_text()
+        lines = [line.strip() for block in re.findall(r"```bash\n(.*?)```", text, re.S)
+                 for line in block.replace("\\\n", " ").splitlines()]
+        for command in lines + re.findall(r"`(python -m [^`]+)`", text):
+            found = re.match(r"python -m ((?:experiments|benchmarks)\.\w+)(.*)", command, re.S)
+            if found:
+                yield path.relative_to(root), found.group(1), found.group(2)
+
+
+def test_every_documented_command_parses():
+    """A command a reader copies from the docs must at least be accepted by its CLI (the README once gave
+    ``experiments.minatar --env Breakout-MinAtar``, which the CLI refuses). Commands with shell variables,
+    globs or placeholders (``--dims N``) are left out."""
+    import contextlib
+    import importlib
+    import io
+    import shlex
+
+    import tyro
+
+    checked, bad = 0, []
+    for path, module, rest in _documented_commands():
+        argv = shlex.split(rest, comments=True)
+        if any(set(a) & set("$<>{}*") or "..." in a or re.fullmatch(r"[A-Z]{1,2}", a) for a in argv):
+            continue
+        mod = importlib.import_module(module)
+        parse = getattr(mod, "parse", None) or (lambda a, mod=mod: tyro.cli(mod.Args, args=a))
+        checked += 1
+        try:
+            with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+                parse(argv)
+        except SystemExit:
+            bad.append(f"{path}: python -m {module} {' '.join(argv)}")
+    assert checked > 50 and not bad, "\n".join(bad)

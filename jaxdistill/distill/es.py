@@ -7,7 +7,9 @@ and the log std (continuous actions). Every generation it samples a population o
 :class:`~jaxdistill.learn.inner.InnerTraining` (one SGD step as PPMO's, or HaDES' BC epochs), plays one
 full episode per learner, and moves the mean with Adam along the centred-rank estimate of the return's
 gradient. Within a generation every candidate sees the same learner initialisations and environment
-seeds (common random numbers, as HaDES), so candidates differ only by their data.
+seeds (common random numbers, as HaDES), so candidates differ only by their data. ``strategy = "snes"`` swaps
+OpenES for separable NES (HaDES' MinAtar search: a per-dimension std that adapts, rank utilities, SGD on the
+mean), and ``obs_stats_states`` normalises observations with constant statistics of recorded states.
 
 The whole generation is one pure function: the population axis is vmapped and, with a mesh, split over
 devices (:func:`jaxdistill.core.sharding.constrain_population`). It runs on every in-graph environment.
@@ -18,16 +20,18 @@ shared k-shot evaluator scores like any PPMO dataset.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
 from jaxdistill.core.sharding import constrain_population
 from jaxdistill.distill.kmin import default_k
-from jaxdistill.distill.real_states import load_states
+from jaxdistill.distill.real_states import load_states, state_statistics
+from jaxdistill.distill.rollback import load_stage
 from jaxdistill.envs.core import JaxEnv
 from jaxdistill.eval.episodes import play_episodes
 from jaxdistill.eval.kshot import fresh_learners
@@ -45,10 +49,16 @@ class ESConfig:
     """ES generations of a whole run."""
     population: int = 256
     """Candidate datasets per generation (even: antithetic pairs). HaDES: 2048."""
+    strategy: Literal["open_es", "snes"] = "open_es"
+    """open_es: OpenES, antithetic pairs, a constant std, Adam on the mean (HaDES' default and its cart-pole and
+    MuJoCo runs); snes: separable NES (evosax ``SNES``), a per-dimension std that adapts, rank utilities,
+    plain SGD steps on the mean (HaDES' MinAtar runs)."""
     sigma: float = 0.1
-    """Std of the search distribution (constant). HaDES' preset: 0.03."""
+    """Std of the search distribution: constant with open_es, the initial std with snes. HaDES' preset: 0.03;
+    its MinAtar SNES runs: 0.5."""
     lr: float = 0.05
-    """Adam learning rate of the search distribution's mean (HaDES: 0.05)."""
+    """Learning rate of the search distribution's mean: Adam's with open_es (HaDES: 0.05), SGD's on SNES'
+    natural-gradient step with snes (1.0 is SNES' own rate)."""
     learners_per_candidate: int = 2
     """Fresh learners trained on each candidate, one episode each; the fitness is their mean return
     (HaDES' ``--rollouts``: 2)."""
@@ -81,6 +91,13 @@ class ESConfig:
     """Every generation trains the same learner initialisations (HaDES' "fixed init"; fresh ones otherwise)."""
     x_init_states: str | None = None
     """A ``.npy`` of recorded real states: the mean's X starts as k of them (see PPMOConfig.x_init_states)."""
+    obs_stats_states: str | None = None
+    """A ``.npy`` of recorded states: their per-element mean and std normalise every observation the learners
+    see, constant over the run (HaDES' MinAtar protocol), and are saved in the dataset file; X lives in that
+    normalised space. None: raw observations."""
+    init_from: str | None = None
+    """A dataset directory of an earlier run (PPMO's or ES') on the same environment, k and network: the mean
+    starts as that dataset (a PPMO-then-ES hybrid; see PPMOConfig.init_from)."""
 
     def for_spec(self, spec) -> "ESConfig":
         if self.k is not None:
@@ -93,13 +110,17 @@ class ESConfig:
 
 
 HADES = {"population": 2048, "sigma": 0.03, "lr": 0.05, "learners_per_candidate": 2}
+HADES_MINATAR = {"strategy": "snes", "sigma": 0.5, "lr": 1.0, "learners_per_candidate": 2}
+"""HaDES' MinAtar search (SNES, initial std 0.5, 2 students per candidate; its population of 2048 is left to the
+caller). evosax 0.3's SNES has no fitness temperature (HaDES' older evosax took 20): its rank utilities are
+SNES' standard ones."""
 """HaDES' published OpenES settings (population 2048, sigma 0.03, Adam 0.05, 2 rollouts per candidate):
 ``dataclasses.replace(config, **HADES)``, or ``--es.hades`` on the command line."""
 
 
 @struct.dataclass
 class ESState:
-    es: Any  # evosax's Open_ES state (mean, std, Adam state, best so far)
+    es: Any  # evosax's Open_ES or SNES state (mean, std, optimiser state, best so far)
     key: jax.Array
     learner_key: Any  # with fixed_init, the learners' key of every generation; () otherwise
     alive_steps: jax.Array  # agent steps taken inside episodes so far (the interactions a real robot would make)
@@ -117,14 +138,16 @@ class ES(NamedTuple):
     """``fitness(learner_key, env_key, candidate) -> (mean return, agent steps)`` of one candidate (the evolved
     pytree), the function a generation vmaps over its population."""
     strategy: Any
-    """The evosax ``Open_ES`` instance (its ``ask`` draws a generation's population from ``state.es``)."""
+    """The evosax ``Open_ES`` or ``SNES`` instance (its ``ask`` draws a generation's population from ``state.es``)."""
     es_params: Any
     env_steps_per_generation: int
+    obs_norm: Any = ()
+    """The constant observation statistics the learners see through (``()``: raw observations)."""
 
 
 def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
-    """OpenES over the synthetic dataset of ``config`` on the in-graph environment ``env``."""
-    from evosax.algorithms import Open_ES
+    """OpenES or SNES over the synthetic dataset of ``config`` on the in-graph environment ``env``."""
+    from evosax.algorithms import SNES, Open_ES
 
     if not isinstance(env, JaxEnv):
         raise TypeError(f"the ES distiller runs in-graph environments; {type(env).__name__} steps on the host")
@@ -132,7 +155,9 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     config = config.for_spec(spec)
     if config.learner.encoder_layers:
         raise ValueError("ES evolves the dataset only: learners with an encoder (encoder_layers > 0) are PPMO's")
-    if config.population < 2 or config.population % 2:
+    if config.strategy not in ("open_es", "snes"):
+        raise ValueError(f"unknown ES strategy {config.strategy!r}; use 'open_es' or 'snes'")
+    if config.population < 2 or (config.strategy == "open_es" and config.population % 2):
         raise ValueError(f"the population must be even and >= 2 (antithetic pairs), got {config.population}")
     dist = for_spec(spec, config.init_log_std)
     inner = config.inner
@@ -142,10 +167,18 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     learn_labels = config.learn_labels and not hard
     learn_lr = config.learn_inner_lr and inner.kind == "sgd"
     learn_log_std = config.learn_log_std and not dist.discrete
+    obs_norm = () if config.obs_stats_states is None else state_statistics(
+        load_states(config.obs_stats_states, spec.obs_shape))
     real_states = None if config.x_init_states is None else load_states(config.x_init_states, spec.obs_shape)
+    if real_states is not None and obs_norm:
+        real_states = obs_norm(real_states)  # X lives where the learners see observations
     m = config.learners_per_candidate
+    stage = None if config.init_from is None else load_stage(
+        config.init_from, spec, config.learner, config.k, num_outputs, hard, np.shape(dist.init_extra()))[0]
 
     def start(key) -> SyntheticDataset:
+        if stage is not None:
+            return stage
         return init_dataset(key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
                             config.y_init_scale, dist.init_extra(), hard, real_states)
 
@@ -169,9 +202,13 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     # The fixed part (hard labels, an unlearned lr or std) is the same for every key's start; any start is also
     # the template of the evolved pytree's shapes.
     fixed = start(jax.random.PRNGKey(0))
-    strategy = Open_ES(population_size=config.population, solution=solution_of(fixed), optimizer=optax.adam(config.lr),
-                       std_schedule=optax.constant_schedule(config.sigma))
-    es_params = strategy.default_params
+    if config.strategy == "snes":
+        strategy = SNES(population_size=config.population, solution=solution_of(fixed), optimizer=optax.sgd(config.lr))
+        es_params = strategy.default_params.replace(std_init=jnp.asarray(config.sigma, jnp.float32))
+    else:
+        strategy = Open_ES(population_size=config.population, solution=solution_of(fixed),
+                           optimizer=optax.adam(config.lr), std_schedule=optax.constant_schedule(config.sigma))
+        es_params = strategy.default_params
 
     def init(key: jax.Array) -> ESState:
         k_data, k_es, k_learners, key = jax.random.split(key, 4)
@@ -182,7 +219,7 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     def fitness_of(k_learners, k_env, sol):
         dataset = dataset_of(sol, fixed)
         trained = learners.train(k_learners, dataset, (), m)
-        returns, lengths = play_episodes(env, k_env, learners.policy, (trained, (), dataset.log_std, ()), m, dist,
+        returns, lengths = play_episodes(env, k_env, learners.policy, (trained, (), dataset.log_std, obs_norm), m, dist,
                                          config.greedy, None, config.max_steps, lengths=True)
         return returns.mean(), lengths.sum()
 
@@ -207,4 +244,4 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
         return dataset_of(strategy.get_mean(state.es), fixed)
 
     return ES(init=init, generation=generation, artefact=artefact, fitness=fitness_of, strategy=strategy,
-              es_params=es_params, env_steps_per_generation=config.env_steps_per_generation(spec.max_episode_steps))
+              es_params=es_params, obs_norm=obs_norm, env_steps_per_generation=config.env_steps_per_generation(spec.max_episode_steps))

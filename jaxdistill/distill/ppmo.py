@@ -22,11 +22,13 @@ from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
 from jaxdistill.distill.kmin import default_k
 from jaxdistill.distill.real_states import load_states
+from jaxdistill.distill.rollback import load_stage
 from jaxdistill.envs.spec import EnvSpec
 from jaxdistill.learn.dataset import SyntheticDataset, init_dataset
 from jaxdistill.learn.inner import ONE_STEP, InnerTraining, inner_train, train_fresh_learners
@@ -127,6 +129,10 @@ class PPMOConfig:
     """A ``.npy`` file of recorded real states (N, *obs_shape), e.g. from ``python -m experiments.record_states``:
     X starts as k of them drawn uniformly (with replacement when N < k) instead of Gaussian noise (the paper's
     script: ``--load_initial_state``)."""
+    init_from: str | None = None
+    """A dataset directory of an earlier run on the same environment, k and network (a rollback curriculum's
+    previous stage, e.g. the l = 4 run for l = 3): X, Y and the inner lr start as its, and the encoder as the
+    first l of its encoder layers (it needs at least l). The critic and the optimisers start fresh."""
 
     def for_spec(self, spec: EnvSpec) -> "PPMOConfig":
         """This config with ``k`` filled in for ``spec`` when it is None."""
@@ -244,6 +250,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     inner.check(dist)
     hard = inner.labels == "hard"
     real_states = None if config.x_init_states is None else load_states(config.x_init_states, spec.obs_shape)
+    stage = None if config.init_from is None else load_stage(
+        config.init_from, spec, config.learner, config.k, dist.num_outputs, hard, np.shape(dist.init_extra()))
     norm_config = config.norm
     num_outputs = dist.num_outputs
     learner = config.learner
@@ -262,6 +270,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
         critic_params = config.critic.init_params(critic_key, spec.obs_shape, 1)
         # The encoder comes from its own fold of the data key, so adding it left cart-pole runs unchanged.
         encoder_params = learner.init_encoder(jax.random.fold_in(key, 1), spec.obs_shape, num_outputs)
+        if stage is not None:  # a rollback stage: the previous stage's set and the first l of its encoder layers
+            dataset, encoder_params = stage
         return PPMOState(
             dataset=dataset,
             critic_params=critic_params,

@@ -3,7 +3,7 @@
 :func:`record_states` rolls a policy (a saved PPO actor, or uniformly random actions) out in an in-graph
 environment and keeps every observation it met; :func:`save_states` / :func:`load_states` keep them in a
 ``.npy`` file of shape ``(N, *obs_shape)``; ``init_dataset(..., states=...)`` draws the k that replace the
-Gaussian X.
+Gaussian X; :func:`state_statistics` turns them into constant observation statistics.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdistill.rl.normalize import EPS, ObsNorm
 from jaxdistill.rl.rollout import collect_rollout, reset_runner
 
 
@@ -65,4 +66,11 @@ def load_states(path: str | os.PathLike, obs_shape: tuple[int, ...]) -> jax.Arra
         raise ValueError(f"{path}: the states hold NaN or infinite values")
     return jnp.asarray(states, jnp.float32)
 
+
+def state_statistics(states: jax.Array, clip: float = 10.0) -> ObsNorm:
+    """Constant observation statistics of recorded states (HaDES' per-game MinAtar normalisation): the mean and
+    ``sqrt(var + EPS)`` of every element over the states, PPMO's rule for its frozen running statistics, so an
+    element the states never moved is clipped at ``clip`` when it does move."""
+    states = jnp.asarray(states, jnp.float32)
+    return ObsNorm(mean=states.mean(0), std=jnp.sqrt(states.var(0) + EPS), clip=clip)
 

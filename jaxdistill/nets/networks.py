@@ -45,9 +45,13 @@ class LearnerSpec:
     """N > 0: a learned linear encoder ``obs @ W + b`` to N features in front of the MLP (the paper's script:
     ``--encoder N``), initialised once and trained by the outer loss like a CNN's encoder layers; the
     learners sampled every meta-epoch are the MLP on its N features. 0: no encoder."""
+    input_shape: tuple[int, ...] = ()
+    """An image observation's shape when the MLP reads images (HaDES' MinAtar students): each observation is
+    flattened in C order to ``prod(input_shape)`` features first. ``()``: vector observations."""
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
         if self.encoder_dim < 0:
             raise ValueError(f"encoder_dim must be >= 0, got {self.encoder_dim}")
         if any(h < 1 for h in self.hidden_sizes):
@@ -60,13 +64,26 @@ class LearnerSpec:
     def init_params(self, key: jax.Array, obs_shape: tuple[int, ...], out_dim: int) -> list[dict]:
         """Fresh parameters for observations of ``obs_shape`` (the encoder's features when it has one) and
         ``out_dim`` raw outputs."""
+        return init_mlp(key, self, self.encoder_dim or self._in_dim(obs_shape), out_dim)
+
+    def _in_dim(self, obs_shape: tuple[int, ...]) -> int:
+        if self.input_shape:
+            if tuple(obs_shape) != self.input_shape:
+                raise ValueError(f"this MLP flattens observations of shape {self.input_shape}, got {tuple(obs_shape)}")
+            return math.prod(self.input_shape)
         if len(obs_shape) != 1:
-            raise ValueError(f"an MLP learner takes vector observations, got shape {tuple(obs_shape)}")
-        return init_mlp(key, self, self.encoder_dim or int(obs_shape[0]), out_dim)
+            raise ValueError(f"an MLP learner takes vector observations, got shape {tuple(obs_shape)} (give "
+                             "input_shape to flatten images)")
+        return int(obs_shape[0])
+
+    def _flatten(self, obs: jax.Array) -> jax.Array:
+        if not self.input_shape:
+            return obs
+        return obs.reshape((*obs.shape[:obs.ndim - len(self.input_shape)], -1))
 
     def apply(self, params: list[dict], obs: jax.Array) -> jax.Array:
         """Raw outputs (logits / regression targets) for a batch of observations (encoder features)."""
-        return mlp_apply(params, obs, self.activation)
+        return mlp_apply(params, obs if self.encoder_dim else self._flatten(obs), self.activation)
 
     @property
     def encoder_layers(self) -> int:
@@ -77,19 +94,22 @@ class LearnerSpec:
         """``[{"w": (obs_dim, N), "b": (N,)}]``: orthogonal weights of gain 1, zero bias (``[]`` without one)."""
         if not self.encoder_dim:
             return []
-        w = jax.nn.initializers.orthogonal(1.0)(key, (int(obs_shape[0]), self.encoder_dim), jnp.float32)
+        w = jax.nn.initializers.orthogonal(1.0)(key, (self._in_dim(obs_shape), self.encoder_dim), jnp.float32)
         return [{"w": w, "b": jnp.zeros((self.encoder_dim,), jnp.float32)}]
 
     def encode(self, params: list, obs: jax.Array) -> jax.Array:
         """The encoder's linear features (the observations themselves without one)."""
+        if params:
+            obs = self._flatten(obs)
         for layer in params:
             obs = obs @ layer["w"] + layer["b"]
         return obs
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        if not d["encoder_dim"]:  # written only when used: older files stay as they were
-            del d["encoder_dim"]
+        for name in ("encoder_dim", "input_shape"):  # written only when used: older files stay as they were
+            if not d[name]:
+                del d[name]
         return d
 
     def recipe(self) -> dict:
@@ -103,8 +123,11 @@ class LearnerSpec:
             "weights": f"{init}; gain {self.hidden_gain:g} on hidden layers, {self.output_gain:g} on the output "
                        "layer; stored as (fan_in, fan_out), y = x @ W + b",
             "biases": "zero at initialisation (PyTorch's nn.Linear default is NOT zero: reset them)",
-            "input": "the observation vector as float32; normalised first (obs_mean, obs_std, obs_clip) when the "
-                     "dataset file holds observation statistics, raw otherwise",
+            "input": ("the observation vector as float32" if not self.input_shape else
+                      f"the {self.input_shape} observation as float32, flattened in C (row-major) order to "
+                      f"{math.prod(self.input_shape)} features")
+                     + "; normalised first (obs_mean, obs_std, obs_clip) when the dataset file holds observation "
+                       "statistics, raw otherwise",
             **({"encoder": f"a linear layer obs_dim -> {self.encoder_dim} (encoder.npz: layer0_w (obs_dim, "
                            f"{self.encoder_dim}), layer0_b), no activation, in front of the MLP for x and for "
                            "observations alike; the MLP's input is its output"} if self.encoder_dim else {}),
@@ -114,6 +137,7 @@ class LearnerSpec:
     def from_dict(cls, d: dict) -> "LearnerSpec":
         d = dict(d)
         d["hidden_sizes"] = tuple(d.get("hidden_sizes", ()))
+        d["input_shape"] = tuple(d.get("input_shape", ()))
         return cls(**d)
 
 

@@ -194,14 +194,14 @@ def run_es(env, config, run: RunOptions, *, learner_label: str, title: str, mesh
     _announce(f"ES (k={config.k}, population {config.population})", env, es.env_steps_per_generation,
               config.generations, run.run_dir, False)
     result = train_loop(
-        trainer=trainer, evaluate_fn=lambda key, state: evaluate(key, es.artefact(state)),
+        trainer=trainer, evaluate_fn=lambda key, state: evaluate(key, es.artefact(state), (), es.obs_norm),
         total_iterations=config.generations, chunk=run.eval_every, env_steps_per_iteration=es.env_steps_per_generation,
         config=config_to_dict(config), may_change=("generations",),
         **_loop_options(run, title), env_steps_of=lambda s: s.alive_steps, watch=es.artefact,
     )
     dataset = es.artefact(result.state)
     generations = int(result.state.iteration)
-    dataset_dir, table = _write_distilled(env, config, learners, run, result, (dataset, (), ()),
+    dataset_dir, table = _write_distilled(env, config, learners, run, result, (dataset, (), es.obs_norm),
                                           {"method": "es", "generations": generations}, learner_label, title)
     return {"method": "es", "env_id": env.spec.env_id, "k": config.k, "generations": generations,
             "population": config.population, "env_steps": float(result.state.alive_steps),
