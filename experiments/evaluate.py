@@ -37,7 +37,8 @@ def main(args: Args) -> list[dict]:
 
     from jaxdistill.envs import make
     from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-    from jaxdistill.learn.dataset import DatasetFileError, load_dataset, load_encoder, load_obs_norm
+    from jaxdistill.learn.dataset import (DatasetFileError, format_inner_lr, load_dataset, load_encoder,
+                                         load_obs_norm)
     from jaxdistill.learn.inner import InnerTraining
     from jaxdistill.nets.networks import LearnerSpec
     from jaxdistill.run.harness import format_table, summarize
@@ -67,7 +68,7 @@ def main(args: Args) -> list[dict]:
                                        greedy=policy == "greedy")
         returns = evaluate(jax.random.PRNGKey(args.seed), dataset, encoder, obs_norm)
         rows.append(summarize(returns, f"{spec.hidden_sizes} {spec.activation}, {spec.init}", policy))
-    print(f"{metadata['env_id']}, k={dataset.k}, inner lr {float(dataset.inner_lr):.4f}: {args.learners} fresh learners")
+    print(f"{metadata['env_id']}, k={dataset.k}, inner lr {format_inner_lr(dataset.inner_lr, 4)}: {args.learners} fresh learners")
     print(format_table(rows))
     return rows
 

@@ -31,16 +31,18 @@ from jaxdistill.run.driver import init_state, iteration
 ENV = make(cartpole_id(1))
 
 
-def test_three_inner_steps_meta_gradient_matches_finite_differences():
-    """n = 3 SGD steps, all differentiated through: the meta-gradient in X, Y and the inner lr against
-    float64 central differences, and the loss really differs from the one-step one."""
+@pytest.mark.parametrize("per_step", [False, True])
+def test_three_inner_steps_meta_gradient_matches_finite_differences(per_step):
+    """n = 3 SGD steps, all differentiated through: the meta-gradient in X, Y and the inner lr (one shared rate, or
+    one per step) against float64 central differences, and the loss really differs from the one-step one."""
     with jax.enable_x64(True):
-        spec, inner = LearnerSpec(hidden_sizes=(16,)), InnerTraining(steps=3)
+        spec, inner = LearnerSpec(hidden_sizes=(16,)), InnerTraining(steps=3, per_step_lr=per_step)
         L, B, obs_dim, A, k = 2, 16, 4, 2, 3
         keys = jax.random.split(jax.random.PRNGKey(3), 6)
         inits = jax.tree_util.tree_map(lambda w: w.astype(jnp.float64), sample_learners(keys[0], spec, (obs_dim,), A, L))
         data = SyntheticDataset(x=jax.random.normal(keys[1], (k, obs_dim), jnp.float64),
-                                y=jax.random.normal(keys[2], (k, A), jnp.float64), inner_lr=jnp.asarray(0.4, jnp.float64))
+                                y=jax.random.normal(keys[2], (k, A), jnp.float64),
+                                inner_lr=jnp.asarray([0.4, 0.15, 0.7] if per_step else 0.4, jnp.float64))
         obs = jax.random.normal(keys[3], (L, B, obs_dim), jnp.float64)
         actions = jax.random.randint(keys[4], (L, B), 0, A)
         advantages = jax.random.normal(keys[5], (L, B), jnp.float64)
@@ -49,16 +51,20 @@ def test_three_inner_steps_meta_gradient_matches_finite_differences():
         loss = partial(meta_policy_loss, learner_inits=inits, obs=obs, actions=actions, old_log_probs=old,
                        advantages=advantages, apply=mlp_apply, clip_eps=0.2)
         f = jax.jit(lambda d: loss(d, inner=inner)[0])
-        one_step = float(loss(data)[0])
+        one_step = float(loss(data.replace(inner_lr=data.inner_lr.reshape(-1)[0]))[0])
         assert abs(float(f(data)) - one_step) > 1e-4  # three steps are not one
         assert_dataset_gradient_matches_central_differences(f, data, ("x", "y", "inner_lr"), per_field=5)
+        if per_step:  # the steps' rates are used each at its own step: permuting them changes the loss
+            assert abs(float(f(data.replace(inner_lr=data.inner_lr[::-1]))) - float(f(data))) > 1e-6
 
 
-def test_a_three_step_dataset_file_trains_learners_by_the_readme_recipe(tmp_path):
+@pytest.mark.parametrize("per_step", [False, True])
+def test_a_three_step_dataset_file_trains_learners_by_the_readme_recipe(tmp_path, per_step):
     """A file written with inner_steps = 3: the dataset file's recipe (docs/dataset-format.md) (n plain SGD steps on the MSE from
-    metadata.json's inner_steps, here by hand in NumPy) gives the learners the library's evaluator trains."""
-    inner = InnerTraining(steps=3)
-    data = init_dataset(jax.random.PRNGKey(1), 2, (4,), 2, inner_lr=0.3)
+    metadata.json's inner_steps, step i at inner_lr[i] with per-step rates, here by hand in NumPy) gives the learners
+    the library's evaluator trains."""
+    inner = InnerTraining(steps=3, per_step_lr=per_step)
+    data = init_dataset(jax.random.PRNGKey(1), 2, (4,), 2, inner_lr=[0.3, 0.1, 0.5] if per_step else 0.3)
     save_dataset(tmp_path, data, env_spec=ENV.spec, learner_spec=LearnerSpec(), extra=inner.metadata(),
                  inner_step=inner.describe())
     loaded, meta = load_dataset(tmp_path)
@@ -69,15 +75,24 @@ def test_a_three_step_dataset_file_trains_learners_by_the_readme_recipe(tmp_path
     inits = sample_learners(key, LearnerSpec(), (4,), 2, 2)
     x, y, lr = (np.asarray(a, np.float64) for a in (np.load(tmp_path / "dataset.npz")["x"],
                                                       np.load(tmp_path / "dataset.npz")["y"], meta["inner_lr"]))
+    assert lr.shape == ((3,) if per_step else ())
     for i in range(2):
         by_hand = [{k: np.asarray(v[i], np.float64) for k, v in layer.items()} for layer in inits]
-        for _ in range(meta["inner_steps"]):
-            by_hand = numpy_one_step(by_hand, x, y, float(lr))
+        for step in range(meta["inner_steps"]):
+            by_hand = numpy_one_step(by_hand, x, y, float(lr[step] if per_step else lr))
         for got, want in zip(trained, by_hand):
             np.testing.assert_allclose(got["w"][i], want["w"], rtol=1e-4, atol=1e-4 * np.abs(want["w"]).max())
     # One step (what a reader ignoring inner_steps would do) gives other learners.
-    one = numpy_one_step([{k: np.asarray(v[0], np.float64) for k, v in layer.items()} for layer in inits], x, y, float(lr))
+    one = numpy_one_step([{k: np.asarray(v[0], np.float64) for k, v in layer.items()} for layer in inits], x, y,
+                         float(lr.reshape(-1)[0]))
     assert np.abs(np.asarray(trained[-1]["w"][0]) - one[-1]["w"]).max() > 1e-3
+    if per_step:  # rates that do not fit the steps the file names are refused
+        import json
+
+        meta["inner_steps"] = 4
+        (tmp_path / "metadata.json").write_text(json.dumps(meta))
+        with pytest.raises(DatasetFileError, match=r"one rate per inner step, shape \(4,\), got shape \(3,\)"):
+            load_dataset(tmp_path)
 
 
 def test_hard_labels_use_cross_entropy_stay_fixed_and_only_x_learns():

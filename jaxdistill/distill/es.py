@@ -179,7 +179,8 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     def start(key) -> SyntheticDataset:
         if stage is not None:
             return stage
-        return init_dataset(key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
+        return init_dataset(key, config.k, spec.obs_shape, num_outputs, inner.initial_lr(config.inner_lr_init),
+                            config.x_init_scale,
                             config.y_init_scale, dist.init_extra(), hard, real_states)
 
     # What evolves, as a pytree; the rest of the dataset is fixed at its start.
@@ -234,7 +235,7 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
         es_state, _ = strategy.tell(k_tell, population, -fitness, es_state, es_params)  # evosax minimises
         mean = dataset_of(strategy.get_mean(es_state), fixed)
         metrics = {"episode_return": fitness, "fitness_mean": fitness.mean(), "fitness_max": fitness.max(),
-                   "alive_steps": steps.sum(), "inner_lr": mean.inner_lr}
+                   "alive_steps": steps.sum(), "inner_lr": jnp.mean(mean.inner_lr)}
         if learn_log_std:
             metrics["std"] = jnp.exp(mean.log_std).mean()
         return ESState(es=es_state, key=key, learner_key=state.learner_key, alive_steps=state.alive_steps + steps.sum(),

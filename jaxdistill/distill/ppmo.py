@@ -264,7 +264,7 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
 
     def init(key: jax.Array, critic_key: jax.Array) -> PPMOState:
         dataset = init_dataset(
-            key, config.k, spec.obs_shape, num_outputs, config.inner_lr_init, config.x_init_scale,
+            key, config.k, spec.obs_shape, num_outputs, inner.initial_lr(config.inner_lr_init), config.x_init_scale,
             config.y_init_scale, dist.init_extra(), hard, real_states,
         )
         critic_params = config.critic.init_params(critic_key, spec.obs_shape, 1)
@@ -356,7 +356,7 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             encoder_opt_state=e_opt_state,
             norm=normalize.update(norm_config, state.norm, raw, config.gamma),
         )
-        metrics = {**info, **episode_stats(traj), "inner_lr": dataset.inner_lr}
+        metrics = {**info, **episode_stats(traj), "inner_lr": jnp.mean(dataset.inner_lr)}  # per-step rates: their mean
         if jnp.size(dataset.log_std):  # a Gaussian: how exploratory the distilled policy is
             metrics["std"] = jnp.exp(dataset.log_std).mean()
         return new_state, metrics

@@ -3,7 +3,8 @@
 On disk a dataset is a directory holding
 
 * ``dataset.npz``: float32 ``x`` of shape (k, obs_dim), float32 ``y`` of shape (k, num_actions)
-  and a float32 scalar ``inner_lr``; for continuous actions also ``log_std`` (action_dim,), the learned
+  and a float32 scalar ``inner_lr`` (with per-step rates, ``inner_training.per_step_lr``, one per inner
+  step: shape ``(inner_steps,)``); for continuous actions also ``log_std`` (action_dim,), the learned
   log standard deviation of the learners' Gaussian policy (``y`` are then the *means* the learner
   regresses); when learners see normalised observations also ``obs_mean`` and ``obs_std`` (obs_dim,):
   a learner's input is ``clip((obs - obs_mean) / obs_std, -obs_clip, obs_clip)`` (``obs_clip`` in the
@@ -90,6 +91,20 @@ def init_dataset(
     )
 
 
+def inner_lr_value(inner_lr) -> float | list[float]:
+    """The learned inner lr for JSON and logs: a number, or a list of per-step rates."""
+    value = np.asarray(inner_lr, np.float64)
+    return float(value) if value.ndim == 0 else value.tolist()
+
+
+def format_inner_lr(inner_lr, digits: int = 3) -> str:
+    """The learned inner lr as text: ``0.123``, or ``[0.1, 0.2, 0.3]`` for per-step rates."""
+    value = inner_lr_value(inner_lr)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return "[" + ", ".join(f"{v:.{digits}f}" for v in value) + "]"
+
+
 def hard_labels(k: int, num_classes: int) -> jax.Array:
     """Fixed one-hot labels, balanced over the classes (instance i is class i mod num_classes)."""
     return jax.nn.one_hot(jnp.arange(k) % num_classes, num_classes, dtype=jnp.float32)
@@ -142,7 +157,7 @@ def save_dataset(
     directory.mkdir(parents=True, exist_ok=True)
     x = np.asarray(dataset.x, np.float32)
     y = np.asarray(dataset.y, np.float32)
-    inner_lr = np.asarray(dataset.inner_lr, np.float32).reshape(())
+    inner_lr = np.asarray(dataset.inner_lr, np.float32)  # () or, with per-step rates, (inner_steps,)
     arrays = {"x": x, "y": y, "inner_lr": inner_lr}
     continuous = bool(np.size(dataset.log_std))
     if continuous:
@@ -165,7 +180,7 @@ def save_dataset(
         "num_actions": int(y.shape[1]),
         "k": int(x.shape[0]),
         "encoder_layers": len(encoder_params or []),
-        "inner_lr": float(inner_lr),
+        "inner_lr": inner_lr_value(inner_lr),
         **_action_metadata(env_spec),
         **({"obs_clip": float(obs_norm.clip)} if isinstance(obs_norm, ObsNorm) else {}),
         "environment": env_spec.to_dict(),
@@ -184,7 +199,7 @@ def save_dataset(
 
 # The metadata fields a reader relies on, with their JSON types (bool is no int here).
 METADATA_TYPES = {"env_id": (str,), "k": (int,), "obs_dim": (int,), "num_actions": (int,), "encoder_layers": (int,),
-                  "obs_shape": (list,), "inner_lr": (int, float), "obs_clip": (int, float), "learner_spec": (dict,),
+                  "obs_shape": (list,), "inner_lr": (int, float, list), "obs_clip": (int, float), "learner_spec": (dict,),
                   "environment": (dict,), "inner_training": (dict,), "action_type": (str,)}
 
 
@@ -257,7 +272,12 @@ def load_dataset(
         )
     if x.shape[0] != y.shape[0] or x.shape[0] < 1:
         raise DatasetFileError(f"{npz_path}: x has {x.shape[0]} instances but y has {y.shape[0]}")
-    if inner_lr.shape != ():
+    per_step = bool((metadata.get("inner_training") or {}).get("per_step_lr", False))
+    steps = int(metadata.get("inner_steps", 1))
+    if per_step and inner_lr.shape != (steps,):
+        raise DatasetFileError(f"{npz_path}: inner_lr must hold one rate per inner step, shape ({steps},), got shape "
+                               f"{inner_lr.shape}")
+    if not per_step and inner_lr.shape != ():
         raise DatasetFileError(f"{npz_path}: inner_lr must be a scalar, got shape {inner_lr.shape}")
     obs_dim, num_actions = int(np.prod(x.shape[1:])), int(y.shape[1])
     continuous = "log_std" in arrays

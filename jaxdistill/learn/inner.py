@@ -5,7 +5,7 @@ holds the other protocols of the paper's own script and of HaDES, as configurati
 distiller, the k-shot evaluator and the dataset file share:
 
 * ``steps = n``: n SGD steps at the learned inner lr, all on the whole set (the script's ``-i``); the
-  meta-gradient goes through every one.
+  meta-gradient goes through every one. ``per_step_lr``: each step has its own learned rate.
 * ``labels = "hard"``: fixed one-hot classes and a cross-entropy inner loss (the script's
   ``--conditional``): only X (and the inner lr) is learned.
 * ``kind = "bc"``: HaDES' behavioural cloning, ``steps`` full-batch Adam steps at ``bc_lr``;
@@ -19,6 +19,7 @@ import dataclasses
 from typing import Callable, Literal
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from jaxdistill.learn.dataset import SyntheticDataset
@@ -40,6 +41,9 @@ class InnerTraining:
     with cross-entropy, and only X is learned (the paper's script: ``--conditional``; discrete actions only)."""
     bc_lr: float = 0.03
     """Adam learning rate of ``kind = "bc"`` (HaDES' MinAtar default; Adam eps 1e-5 as theirs)."""
+    per_step_lr: bool = False
+    """sgd: every step has its own learned rate (the dataset's ``inner_lr`` has shape ``(steps,)``, step i
+    taking ``inner_lr[i]``) instead of one rate shared by all steps."""
 
     def __post_init__(self):
         if self.kind not in ("sgd", "bc"):
@@ -50,6 +54,13 @@ class InnerTraining:
             raise ValueError(f"inner steps must be >= 1, got {self.steps}")
         if self.kind == "bc" and not self.bc_lr > 0:
             raise ValueError(f"the BC learning rate must be > 0, got {self.bc_lr}")
+        if self.per_step_lr and self.kind != "sgd":
+            raise ValueError("per-step learned rates are SGD's; BC takes Adam steps at bc_lr")
+
+    def initial_lr(self, value: float) -> jax.Array:
+        """The dataset's initial ``inner_lr``: a scalar, or one rate per step with ``per_step_lr``."""
+        shape = (self.steps,) if self.per_step_lr else ()
+        return jnp.full(shape, value, jnp.float32)
 
     def loss(self, dist=None) -> Callable[[jax.Array, jax.Array], jax.Array]:
         """``loss(outputs, y)`` of the inner objective for ``dist`` (None: MSE, the paper's)."""
@@ -70,7 +81,8 @@ class InnerTraining:
     def describe(self) -> str:
         """The protocol in words, for the dataset file's ``inner_step``."""
         if self.kind == "sgd":
-            step = "params -= inner_lr * grad(L(f(params, x), y))"
+            step = ("params -= inner_lr[i] * grad(L(f(params, x), y)) at step i" if self.per_step_lr else
+                    "params -= inner_lr * grad(L(f(params, x), y))")
         else:
             step = (f"one Adam step (lr {self.bc_lr:g}, b1 0.9, b2 0.999, eps 1e-5, one Adam state over the steps) "
                     "on grad(L(f(params, x), y))")
@@ -112,8 +124,9 @@ def inner_train(learner_params, dataset: SyntheticDataset, apply_fn: Callable, d
 
     if inner.kind == "sgd":  # a few steps: unrolled, so that n = 1 is exactly the single step it always was
         params = learner_params
-        for _ in range(inner.steps):
-            params = jax.tree_util.tree_map(lambda p, g: p - dataset.inner_lr * g, params, grad(params))
+        for i in range(inner.steps):
+            lr = dataset.inner_lr[i] if jnp.ndim(dataset.inner_lr) else dataset.inner_lr
+            params = jax.tree_util.tree_map(lambda p, g, lr=lr: p - lr * g, params, grad(params))
         return params
 
     opt = optax.adam(inner.bc_lr, eps=1e-5)

@@ -22,7 +22,7 @@ from jaxdistill.core.loop import config_to_dict, device_summary, run_keys, train
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.eval.episodes import play_episodes, staged
 from jaxdistill.eval.kshot import fresh_learners, make_kshot_evaluate
-from jaxdistill.learn.dataset import save_dataset
+from jaxdistill.learn.dataset import format_inner_lr, inner_lr_value, save_dataset
 from jaxdistill.learn.inner import ONE_STEP, InnerTraining
 from jaxdistill.rl.policy_file import save_policy
 from jaxdistill.rl.ppo import PPOConfig, make_ppo
@@ -141,7 +141,7 @@ def _write_distilled(env, config, learners, run: RunOptions, result, artefact, e
     plot_learning_curve(result.rows, run.run_dir / "learning_curve.png", title=title,
                         kshot_label=f"k-shot return ({run.eval_policy})")
     _plot_dataset(env, dataset, run.run_dir / "dataset.png",
-                  f"{title}: k={config.k} (inner lr {float(dataset.inner_lr):.3f})",
+                  f"{title}: k={config.k} (inner lr {format_inner_lr(dataset.inner_lr)})",
                   getattr(config.learner, "channels_first", False))
     return dataset_dir, table
 
@@ -171,7 +171,7 @@ def run_ppmo(env, config: PPMOConfig, run: RunOptions, *, learner_label: str, ti
     return {"method": "ppmo", "env_id": env.spec.env_id, "k": config.k,
             "encoder_layers": config.learner.encoder_layers, "meta_epochs": meta_epochs,
             "env_steps": meta_epochs * steps, "reached_target_at": result.reached_target_at,
-            "finished": result.finished, "wall_time_s": result.wall_time, "inner_lr": float(dataset.inner_lr),
+            "finished": result.finished, "wall_time_s": result.wall_time, "inner_lr": inner_lr_value(dataset.inner_lr),
             **({"std": np.exp(np.asarray(dataset.log_std)).tolist()} if np.size(dataset.log_std) else {}),
             "kshot": table, "dataset_dir": str(dataset_dir), "rows": result.rows}
 
@@ -207,7 +207,7 @@ def run_es(env, config, run: RunOptions, *, learner_label: str, title: str, mesh
             "population": config.population, "env_steps": float(result.state.alive_steps),
             "computed_env_steps": generations * es.env_steps_per_generation,
             "reached_target_at": result.reached_target_at, "finished": result.finished,
-            "wall_time_s": result.wall_time, "inner_lr": float(dataset.inner_lr),
+            "wall_time_s": result.wall_time, "inner_lr": inner_lr_value(dataset.inner_lr),
             **({"std": np.exp(np.asarray(dataset.log_std)).tolist()} if np.size(dataset.log_std) else {}),
             "kshot": table, "dataset_dir": str(dataset_dir), "rows": result.rows}
 
