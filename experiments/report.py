@@ -156,6 +156,26 @@ def minatar_l0(results: Path) -> str:
                  rows)
 
 
+MINATAR_LEVERS = [  # (run, l, the lever); issue 25's 20-minute probes on Breakout, commands in docs/results.md
+    ("minatar_breakout_k16_l0_ppmo_s0", "0", "none: PPMO, one SGD step, Gaussian X (the baseline, 10 min)"),
+    ("issue25/breakout_l0_realx", "0", "(c) X from 16 of a random policy's states, labels learned"),
+]
+
+
+def minatar_levers(results: Path) -> str:
+    rows = []
+    for run, layers, lever in MINATAR_LEVERS:
+        path, r = load(run, results)
+        iterations = r.get("meta_epochs", r.get("generations"))
+        if iterations is None:
+            raise ReportError(f"{path}: missing key 'meta_epochs' (or 'generations')")
+        unit = "meta-epochs" if "meta_epochs" in r else "generations"
+        rows.append([lever, layers, mean_std(kshot(r, path, "sampled"), 2), mean_std(kshot(r, path, "greedy"), 2),
+                     f"{millions(int(need(r, 'env_steps', path)))}, {iterations} {unit}",
+                     f"{need(r, 'wall_time_s', path) / 60:.0f} min", f"`{run}`"])
+    return table(["lever", "l", "sampled (1000 learners)", "greedy", "env steps", "wall", "run"], rows)
+
+
 GYMNAX = ["gymnax_acrobot_k3_ppmo_s0", "gymnax_acrobot_ppo_s0", "gymnax_pendulum_ppo_s0"]
 
 
@@ -217,8 +237,8 @@ def offline(results: Path) -> str:
 
 
 TABLES: dict[str, Callable[[Path], str]] = {"cartpole": cartpole, "table1": table1, "minatar_l4": minatar_l4,
-                                              "minatar_l0": minatar_l0, "gymnax": gymnax, "mujoco": mujoco,
-                                              "offline": offline}
+                                              "minatar_l0": minatar_l0, "minatar_levers": minatar_levers,
+                                              "gymnax": gymnax, "mujoco": mujoco, "offline": offline}
 """Every generated table by the name its page's markers use."""
 
 MARKER = re.compile(r"(<!-- report:(?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S)
