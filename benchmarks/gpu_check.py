@@ -26,7 +26,7 @@ import tyro
 
 from benchmarks.machine import describe_machine, write_record
 
-CASES = ("atari", "minatar", "procgen", "mujoco", "brax", "cartpole")
+CASES = ("atari", "minatar", "minatar_levers", "procgen", "mujoco", "brax", "cartpole")
 
 
 @dataclasses.dataclass
@@ -34,7 +34,8 @@ class Args:
     preset: Literal["gpu", "cpu"] = "gpu"
     """Which presets' sizes (``jaxdistill.presets``): gpu on an accelerator, cpu to check the script on a CPU."""
     cases: tuple[str, ...] = CASES
-    """atari (Centipede, PPMO l = 0 beside PPO), minatar (Breakout, l = 0), procgen (offline behaviour matching on
+    """atari (Centipede, PPMO l = 0 beside PPO), minatar (Breakout, l = 0), minatar_levers (issue 25's levers for
+    l = 0), procgen (offline behaviour matching on
     bigfish-shaped frames), mujoco (Hopper-v4 through EnvPool), brax (hopper), cartpole (k-shot learners)."""
     iterations: int = 2
     """Meta-epochs (or outer steps) per timed call."""
@@ -100,6 +101,47 @@ def minatar(args: Args) -> dict:
     config = dataclasses.replace(MINATAR_PPMO[args.preset], k=16, learner=minatar_learner(0),
                                  critic=minatar_learner(0, 1.0))
     return {"encoder_layers": 0, **_ppmo_case(make("Breakout-MinAtar"), config, args.iterations)}
+
+
+def _es_case(env, config, iterations: int) -> dict:
+    from jaxdistill.distill.es import make_es
+
+    es = make_es(config, env)
+
+    def chunk(state):
+        return jax.lax.scan(lambda s, _: es.generation(s), state, None, length=iterations)
+
+    return {"env": env.spec.env_id, "population": config.population, "computed_env_steps_per_iteration":
+            es.env_steps_per_generation, "k": config.k, **time_calls(jax.jit(es.init), jax.jit(chunk), iterations)}
+
+
+def minatar_levers(args: Args) -> dict:
+    """Issue 25's levers for full distillation on Breakout, each at the preset's sizes: (a) a rollback stage (l = 3
+    from the committed l = 4 run), (b) 5 inner SGD steps with a learned rate each, PPMO on HaDES' MLP students
+    with running statistics, and (d) HaDES' SNES search over MLP students trained by 32 Adam steps (population
+    2048 on the gpu preset, 32 on the cpu one; episodes cut at 500 steps). (c), X from real states, computes
+    what the l = 0 baseline (the ``minatar`` case) does."""
+    from jaxdistill.distill.es import HADES_MINATAR, ESConfig
+    from jaxdistill.envs import make
+    from jaxdistill.learn.inner import InnerTraining
+    from jaxdistill.presets import MINATAR_PPMO, minatar_learner, minatar_mlp
+
+    env = make("Breakout-MinAtar")
+    obs = env.spec.obs_shape
+    base = dataclasses.replace(MINATAR_PPMO[args.preset], k=16, learner=minatar_learner(0),
+                               critic=minatar_learner(0, 1.0))
+    l4 = Path(__file__).resolve().parents[1] / "experiments/results/minatar_breakout_k16_l4_ppmo_s0/dataset"
+    ppmo = {
+        "a_rollback_l3": dataclasses.replace(base, learner=minatar_learner(3), init_from=str(l4)),
+        "b_sgd5_per_step_lr": dataclasses.replace(base, inner=InnerTraining(steps=5, per_step_lr=True)),
+        "ppmo_mlp": dataclasses.replace(base, learner=minatar_mlp(obs), critic=minatar_mlp(obs, output_gain=1.0),
+                                        normalize_obs=True),
+    }
+    record = {name: _ppmo_case(env, config, args.iterations) for name, config in ppmo.items()}
+    es = ESConfig(k=16, population=2048 if args.preset == "gpu" else 32, max_steps=500, learner=minatar_mlp(obs),
+                  inner=InnerTraining(kind="bc", steps=32, labels="hard"), **HADES_MINATAR)
+    record["d_es_snes_mlp"] = _es_case(env, es, args.iterations)
+    return record
 
 
 def mujoco(args: Args) -> dict:
@@ -168,8 +210,8 @@ def cartpole(args: Args) -> dict:
             "mean_return": float(jax.numpy.mean(returns))}
 
 
-RUNNERS = {"atari": atari, "minatar": minatar, "procgen": procgen, "mujoco": mujoco, "brax": brax,
-           "cartpole": cartpole}
+RUNNERS = {"atari": atari, "minatar": minatar, "minatar_levers": minatar_levers, "procgen": procgen, "mujoco": mujoco,
+           "brax": brax, "cartpole": cartpole}
 
 
 def main(args: Args) -> dict:
