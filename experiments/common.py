@@ -216,6 +216,9 @@ def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = "", learner=None)
             load_states(stats, spec.obs_shape)
         except (OSError, ValueError) as e:
             errors.append(f"--es.obs-stats-states: {e}")
+        if args.ppmo.init_from is not None:
+            errors.append("--init-from with --es.obs-stats-states: the file's X lives in raw observations, the "
+                          "learners would see normalised ones")
     fail(prog, errors)
     args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(spec))
     if args.run.run_dir is None:

@@ -49,12 +49,13 @@ def _files(tmp: Path) -> dict:
     (tmp / "l2" / "dataset.npz").write_bytes((l4 / "dataset.npz").read_bytes())
     (tmp / "l2" / "metadata.json").write_text(json.dumps({**json.loads((l4 / "metadata.json").read_text()),
                                                           "encoder_layers": 2}))
+    np.save(tmp / "breakout_states.npy", np.zeros((4, 10, 10, 4), np.float32))
     with np.load(l4 / "encoder.npz") as enc:
         np.savez(tmp / "l2" / "encoder.npz", **{n: enc[n] for n in enc.files if n[5] in "01"})
     (tmp / "reused" / "checkpoints" / "25").mkdir(parents=True)  # another run's state
     return {"tmp": str(tmp), "file": str(tmp / "a_file"), "states": str(tmp / "states.npy"),
             "run": str(tmp / "run"), "reused": str(tmp / "reused"), "datasets": str(tmp / "datasets"), "es": str(tmp / "es"),
-            "l4": str(l4), "l2": str(tmp / "l2"),
+            "l4": str(l4), "l2": str(tmp / "l2"), "breakout_states": str(tmp / "breakout_states.npy"),
             **{name: str(tmp / name) for name in variants}}
 
 
@@ -92,6 +93,8 @@ CASES = [
      "--init-from: {l4} holds k=16 pairs, this run distils k=8"),
     ("minatar", ["--k", "16", "--encoder-layers", "3", "--init-from", "{l2}", "--run-dir", "{run}"],
      "--init-from: {l2} has an encoder of 2 layer(s), this run's l = 3 needs 3"),
+    ("minatar", ["--method", "es", "--k", "16", "--init-from", "{l4}", "--es.obs-stats-states", "{breakout_states}",
+                 "--run-dir", "{run}"], "--init-from with --es.obs-stats-states: the file's X lives in raw"),
     ("cartpole", ["--dims", "2", "--init-from", "{l4}", "--run-dir", "{run}"],
      "--init-from: {l4} was distilled on Breakout-MinAtar, this run is on CartPole2D-v1"),
     ("evaluate", ["{meta_list}"], "metadata.json must hold a JSON object, not a JSON list"),

@@ -39,6 +39,7 @@ from jaxdistill.learn.dataset import SyntheticDataset, init_dataset
 from jaxdistill.learn.inner import ONE_STEP, InnerTraining
 from jaxdistill.nets.networks import ConvSpec, LearnerSpec
 from jaxdistill.policy.distributions import for_spec
+from jaxdistill.rl.normalize import ObsNorm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,9 +171,12 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     obs_norm = () if config.obs_stats_states is None else state_statistics(
         load_states(config.obs_stats_states, spec.obs_shape))
     real_states = None if config.x_init_states is None else load_states(config.x_init_states, spec.obs_shape)
-    if real_states is not None and obs_norm:
+    if real_states is not None and isinstance(obs_norm, ObsNorm):
         real_states = obs_norm(real_states)  # X lives where the learners see observations
     m = config.learners_per_candidate
+    if config.init_from is not None and isinstance(obs_norm, ObsNorm):
+        raise ValueError("init_from with obs_stats_states: the file's X lives in raw observations, the learners "
+                         "would see normalised ones")
     stage = None if config.init_from is None else load_stage(
         config.init_from, spec, config.learner, config.k, num_outputs, hard, np.shape(dist.init_extra()))[0]
 
