@@ -161,6 +161,7 @@ MINATAR_LEVERS = [  # (run, l, the lever); issue 25's 20-minute probes on Breako
     ("issue25/breakout_l0_realx", "0", "(c) X from 16 of a random policy's states, labels learned"),
     ("issue25/breakout_l3_from_l4", "3", "(a) rollback: l = 3 from the l = 4 run's set and first 3 encoder layers"),
     ("issue25/breakout_l2_from_l3", "2", "(a) rollback: l = 2 from the l = 3 stage (15 min)"),
+    ("issue25/breakout_l1_from_l2", "1", "(a) rollback: l = 1 from the l = 2 stage (15 min)"),
     ("issue25/breakout_l0_sgd5", "0", "(b) 5 inner SGD steps, a learned rate each (15 min)"),
     ("issue25/breakout_ppmo_mlp", "0", "PPMO on HaDES' MLP students (512x2 ReLU), running statistics, one SGD step "
                                        "(15 min)"),
