@@ -163,6 +163,8 @@ MINATAR_LEVERS = [  # (run, l, the lever); issue 25's 20-minute probes on Breako
     ("issue25/breakout_l2_from_l3", "2", "(a) rollback: l = 2 from the l = 3 stage (15 min)"),
     ("issue25/breakout_l1_from_l2", "1", "(a) rollback: l = 1 from the l = 2 stage (15 min)"),
     ("issue25/breakout_l0_sgd5", "0", "(b) 5 inner SGD steps, a learned rate each (15 min)"),
+    ("issue25/breakout_es_snes_mlp", "0", "(d) HaDES' protocol: SNES, MLP 512x2, constant statistics, 32 Adam steps on "
+                                          "fixed one-hot labels; population 128, episodes cut at 200 steps (10 min)"),
     ("issue25/breakout_ppmo_mlp", "0", "PPMO on HaDES' MLP students (512x2 ReLU), running statistics, one SGD step "
                                        "(15 min)"),
 ]
