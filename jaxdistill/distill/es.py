@@ -111,12 +111,12 @@ class ESConfig:
 
 
 HADES = {"population": 2048, "sigma": 0.03, "lr": 0.05, "learners_per_candidate": 2}
+"""HaDES' published OpenES settings (population 2048, sigma 0.03, Adam 0.05, 2 rollouts per candidate):
+``dataclasses.replace(config, **HADES)``, or ``--es.hades`` on the command line."""
 HADES_MINATAR = {"strategy": "snes", "sigma": 0.5, "lr": 1.0, "learners_per_candidate": 2}
 """HaDES' MinAtar search (SNES, initial std 0.5, 2 students per candidate; its population of 2048 is left to the
 caller). evosax 0.3's SNES has no fitness temperature (HaDES' older evosax took 20): its rank utilities are
 SNES' standard ones."""
-"""HaDES' published OpenES settings (population 2048, sigma 0.03, Adam 0.05, 2 rollouts per candidate):
-``dataclasses.replace(config, **HADES)``, or ``--es.hades`` on the command line."""
 
 
 @struct.dataclass
@@ -184,8 +184,7 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
         if stage is not None:
             return stage
         return init_dataset(key, config.k, spec.obs_shape, num_outputs, inner.initial_lr(config.inner_lr_init),
-                            config.x_init_scale,
-                            config.y_init_scale, dist.init_extra(), hard, real_states)
+                            config.x_init_scale, config.y_init_scale, dist.init_extra(), hard, real_states)
 
     # What evolves, as a pytree; the rest of the dataset is fixed at its start.
     def solution_of(dataset: SyntheticDataset) -> dict:
@@ -224,8 +223,8 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     def fitness_of(k_learners, k_env, sol):
         dataset = dataset_of(sol, fixed)
         trained = learners.train(k_learners, dataset, (), m)
-        returns, lengths = play_episodes(env, k_env, learners.policy, (trained, (), dataset.log_std, obs_norm), m, dist,
-                                         config.greedy, None, config.max_steps, lengths=True)
+        returns, lengths = play_episodes(env, k_env, learners.policy, (trained, (), dataset.log_std, obs_norm), m,
+                                         dist, config.greedy, None, config.max_steps, lengths=True)
         return returns.mean(), lengths.sum()
 
     def generation(state: ESState):
@@ -249,4 +248,5 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
         return dataset_of(strategy.get_mean(state.es), fixed)
 
     return ES(init=init, generation=generation, artefact=artefact, fitness=fitness_of, strategy=strategy,
-              es_params=es_params, obs_norm=obs_norm, env_steps_per_generation=config.env_steps_per_generation(spec.max_episode_steps))
+              es_params=es_params, obs_norm=obs_norm,
+              env_steps_per_generation=config.env_steps_per_generation(spec.max_episode_steps))
