@@ -198,32 +198,52 @@ def gymnax(results: Path) -> str:
     return table(["env", "method", "greedy return", "env steps, wall time", "run"], rows)
 
 
-MUJOCO = [  # (run, label)
-    ("mujoco_hopper-v4_k64_ppmo_s0", "Hopper-v4 (EnvPool)"),
-    ("mujoco_halfcheetah-v4_k64_ppmo_s0", "HalfCheetah-v4 (EnvPool)"),
-    ("mujoco_walker2d-v4_k64_ppmo_s0", "Walker2d-v4 (EnvPool)"),
-    ("mujoco_reacher-v4_k64_ppmo_s0", "Reacher-v4 (EnvPool)"),
-    ("mujoco_inverteddoublependulum-v4_k64_ppmo_s0", "InvertedDoublePendulum-v4 (EnvPool)"),
-    ("mujoco_hopper_anneal_k64_ppmo_s0", "hopper (Brax, positional), --anneal-lr"),
-    ("mujoco_hopper_k64_ppmo_s0", "hopper (Brax, positional)"),
-    ("mujoco_hopper_generalized_k64_ppmo_s0", "hopper (Brax, generalized)"),
-    ("mujoco_inverted_double_pendulum_k64_ppmo_s0", "inverted_double_pendulum (Brax, positional)"),
+BRAX = [  # (run, label)
+    ("mujoco_hopper_anneal_k64_ppmo_s0", "hopper (positional), --anneal-lr"),
+    ("mujoco_hopper_k64_ppmo_s0", "hopper (positional)"),
+    ("mujoco_hopper_generalized_k64_ppmo_s0", "hopper (generalized)"),
+    ("mujoco_inverted_double_pendulum_k64_ppmo_s0", "inverted_double_pendulum (positional)"),
 ]
 
 
-def mujoco(results: Path) -> str:
+def brax(results: Path) -> str:
     rows = []
-    for run, label in MUJOCO:
+    for run, label in BRAX:
         path, r = load(run, results)
-        ref = need(r, "reference", path)
-        anchor = ref.get("full_distillation", ref.get("hades_64"))
-        if anchor is None:
-            raise ReportError(f"{path}: missing key 'reference.full_distillation' (or 'reference.hades_64')")
+        anchor = need(r, "reference.hades_64", path)
         greedy, sampled = kshot(r, path, "greedy"), kshot(r, path, "sampled")
-        rows.append([label, f"{greedy['mean']:.1f} / {sampled['mean']:.1f} (n = {greedy['n']})", f"{anchor} ({ref.get('source', '?')})",
-                     str(ref.get("ppo", "-")), millions(need(r, "env_steps", path))])
-    return table(["task (route)", "k = 64 distilled, greedy / sampled (fresh Λ learners)",
-                  "full distillation, published", "PPO, published", "env steps"], rows)
+        rows.append([label, f"{mean_std(greedy)} / {mean_std(sampled)} (n = {greedy['n']})",
+                     f"{anchor} ({need(r, 'reference.source', path)})", millions(need(r, "env_steps", path)),
+                     f"`{run}`"])
+    return table(["robot (backend)", "k = 64 distilled, greedy / sampled (fresh Λ learners)",
+                  "anchor, same setting", "env steps", "run"], rows)
+
+
+def table3(results: Path) -> str:
+    """The paper's Table 3, one row per MuJoCo-v4 task: our k = 64 run (``experiments.table3.PPMO_RUNS``)
+    beside the paper's two columns and our PPO, where one was run, each with its steps and wall time."""
+    from experiments.table3 import PPMO_RUNS, ppo_run
+
+    rows = []
+    for task in sorted(PPMO_RUNS):
+        run = PPMO_RUNS[task]
+        path, r = load(run, results)
+        paper_rl = need(r, "reference.ppo", path)
+        bar = need(r, "reference.full_distillation", path)
+        greedy, sampled = kshot(r, path, "greedy"), kshot(r, path, "sampled")
+        verdict = ("above both" if greedy["mean"] >= paper_rl else "above the bar" if greedy["mean"] >= bar
+                   else "**below the bar**")
+        ppo = "not run"
+        if (results / ppo_run(task) / "results.json").is_file():
+            ppo_path, p = load(ppo_run(task), results)
+            ppo = (f"{mean_std(kshot(p, ppo_path, 'greedy'))} ({millions(need(p, 'env_steps', ppo_path))}, "
+                   f"{need(p, 'wall_time_s', ppo_path) / 60:.0f} min)")
+        rows.append([task, f"{mean_std(greedy)} / {mean_std(sampled)} (n = {greedy['n']})",
+                     f"{millions(need(r, 'env_steps', path))}, {need(r, 'wall_time_s', path) / 60:.0f} min",
+                     str(bar), str(paper_rl), verdict, ppo, f"`{run}`"])
+    return table(["task", "ours: k = 64, greedy / sampled (fresh Λ learners)", "env steps, wall",
+                  "paper: full distillation (the bar)", "paper: RL", "ours against the paper",
+                  "our PPO, greedy (env steps, wall)", "run"], rows)
 
 
 OFFLINE_RUNS = [f"offline_{game}-minatar_{variant}_s0" for variant in ("bmg_T100d", "bmg_T50d", "bmg_T100", "bmg", "gmg")
@@ -246,7 +266,8 @@ def offline(results: Path) -> str:
 
 TABLES: dict[str, Callable[[Path], str]] = {"cartpole": cartpole, "table1": table1, "minatar_l4": minatar_l4,
                                               "minatar_l0": minatar_l0, "minatar_levers": minatar_levers,
-                                              "gymnax": gymnax, "mujoco": mujoco, "offline": offline}
+                                              "gymnax": gymnax, "table3": table3, "brax": brax,
+                                              "offline": offline}
 """Every generated table by the name its page's markers use."""
 
 MARKER = re.compile(r"(<!-- report:(?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S)
