@@ -142,6 +142,8 @@ MINATAR_L0 = [  # (run, how it was distilled); every layer of a fresh learner tr
     ("minatar_breakout_k16_l0_ppmo_s0", "PPMO, one SGD step"),
     ("es_vs_ppmo/spaceinvaders_sgd1_ppmo", "PPMO, one SGD step"),
     ("es_vs_ppmo/spaceinvaders_sgd1_es", "ES, one SGD step"),
+    ("issue25/breakout_ppmo_mlp", "PPMO on HaDES' MLP students (512x2 ReLU), one SGD step (15 min)"),
+    ("issue25/asterix_ppmo_mlp", "PPMO on HaDES' MLP students (512x2 ReLU), one SGD step (15 min)"),
 ]
 
 
