@@ -201,7 +201,8 @@ def gymnax(results: Path) -> str:
 
 
 BRAX = [  # (run, label)
-    ("mujoco_hopper_anneal_k64_ppmo_s0", "hopper (positional), --anneal-lr"),
+    ("mujoco_hopper_anneal2700_k64_ppmo_s0", "hopper (positional), --anneal-lr, 2700 meta-epochs"),
+    ("mujoco_hopper_anneal_k64_ppmo_s0", "hopper (positional), --anneal-lr, 1800 meta-epochs"),
     ("mujoco_hopper_k64_ppmo_s0", "hopper (positional)"),
     ("mujoco_hopper_generalized_k64_ppmo_s0", "hopper (generalized)"),
     ("mujoco_inverted_double_pendulum_k64_ppmo_s0", "inverted_double_pendulum (positional)"),
