@@ -6,6 +6,7 @@
 2. A tiny k_min sweep (N = 1, k = k_min, 3 seeds), then the same sweep again in the same directory: the second
    resumes from the datasets the first wrote.
 3. ``from_main`` with a failing load, which must raise the same SystemExit on every process.
+4. ``experiments.common.check_run_dir`` of a single training run, which refuses to run as several processes.
 
 Prints one ``RESULT {json}`` line: the rows every process got, and how many writes each process made.
 
@@ -61,13 +62,20 @@ try:
     shared_error = None
 except (SystemExit, ZeroDivisionError) as e:  # one process: the error itself; several: a SystemExit on each
     shared_error = f"{type(e).__name__}: {e}"
+from experiments.common import check_run_dir
+
+try:  # a single training run refuses to run as several processes, on every process, before any work
+    check_run_dir(out / "single_run", "experiments.cartpole")
+    refusal = None
+except SystemExit as e:
+    refusal = str(e.code)
 print("RESULT " + json.dumps({
     "process": jax.process_index(), "processes": jax.process_count(), "devices": jax.device_count(),
     "table": [{k: r[k] for k in ("n_dims", "k", "distribution", "learners", "mean", "std", "paper_mean")}
               for r in table],
     "first": [{k: r[k] for k in ("k", "seed", "meta_epochs", "learners", "mean", "std", "resumed")} for r in first],
     "rows": [{k: r[k] for k in ("k", "seed", "meta_epochs", "learners", "mean", "std", "resumed")} for r in rows],
-    "writes": writes, "shared_error": shared_error}), flush=True)
+    "writes": writes, "shared_error": shared_error, "refusal": refusal}), flush=True)
 
 if then_stop:
     from experiments.common import run_cli

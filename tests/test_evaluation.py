@@ -1,4 +1,3 @@
-import time
 from pathlib import Path
 
 import jax
@@ -33,24 +32,23 @@ def test_run_episodes_counts_one_full_episode_per_policy():
     assert returns[0] == total
 
 
-@pytest.mark.timeout(180)
-def test_1000_lambda_learners_sampled_trained_and_evaluated_in_one_call():
-    """Regression guard for the jax 0.10.0-0.10.2 deadlock on vmapped orthogonal init. (On the committed 1-D
-    dataset, the main job's output: the main job itself runs once, in test_cli.)"""
+def test_committed_1d_dataset_trains_fresh_lambda_learners_sampled_and_evaluated_in_one_call():
+    """The main job's committed output on fresh Λ learners (a key its run never used), against the same learners
+    untrained. 250 learners, as the Table 1 rows below: the jax 0.10.0-0.10.2 deadlock on ~1000 vmapped orthogonal
+    initialisations is guarded by the main job's own 1000-learner evaluation (test_cli) and by 1000 Random-L learners
+    (test_learners); 1000 here cost about 5 s of the suite for nothing more."""
     env = make("CartPole1D-v1")
     dataset, _ = load_dataset(COMMITTED_1D)
-    evaluate = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), num_learners=1000)
-    t0 = time.perf_counter()
+    evaluate = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), num_learners=250)
     returns = np.asarray(evaluate(jax.random.PRNGKey(123), dataset))
-    assert time.perf_counter() - t0 < 120
-    assert returns.shape == (1000,)
+    assert returns.shape == (250,)
     assert returns.mean() >= 495.0  # fresh learners, a key never used in training
 
     untrained = SyntheticDataset(x=dataset.x, y=dataset.y, inner_lr=jnp.asarray(0.0))
     baseline = np.asarray(evaluate(jax.random.PRNGKey(123), untrained))
     assert baseline.mean() < 150.0  # without the inner step random learners average ~60
 
-    sampled = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), num_learners=200, greedy=False)
+    sampled = make_kshot_evaluate(env, fresh_learners(env, LearnerSpec()), num_learners=250, greedy=False)
     assert np.asarray(sampled(jax.random.PRNGKey(1), dataset)).mean() > 100.0
 
 
@@ -59,7 +57,7 @@ def test_1000_lambda_learners_sampled_trained_and_evaluated_in_one_call():
 def test_committed_datasets_match_or_beat_the_papers_table1(n_dims, k, paper_mean):
     """The datasets committed under experiments/results, re-evaluated on 250 fresh Λ learners with a key their runs
     never used. (Their runs measured 1000, in each run's results.json: 497.9-500.0 against the paper's 85.4-364 for
-    N > 1, so 250 learners, a standard error under 1.1, decide the same. The 1-D k = 2 row is the 1000-learner test
+    N > 1, so 250 learners, a standard error under 1.1, decide the same. The 1-D k = 2 row is the test
     above.)"""
     root = Path(__file__).resolve().parents[1] / f"experiments/results/cartpole{n_dims}d_k{k}_ppmo_s0/dataset"
     env = make(f"CartPole{n_dims}D-v1")

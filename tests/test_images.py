@@ -97,8 +97,9 @@ TINY_MINATAR = PPMOConfig(
 
 
 @pytest.mark.parametrize("encoder_layers", [0, 4])
-def test_encoder_rollback_trains_the_encoder_and_resamples_the_learner(encoder_layers):
-    """Algorithm 2: the encoder persists and moves under the outer loss; the learners are fresh each meta-epoch."""
+def test_encoder_rollback_trains_the_encoder_and_resamples_the_learner(encoder_layers, tmp_path):
+    """Algorithm 2: the encoder persists and moves under the outer loss; the learners are fresh each meta-epoch; a
+    checkpoint of the run's state brings the encoder back as it was saved (a resume starts from it)."""
     config = dataclasses.replace(
         TINY_MINATAR, learner=dataclasses.replace(TINY_MINATAR.learner, encoder_layers=encoder_layers))
     from jaxdistill.envs import make
@@ -110,6 +111,13 @@ def test_encoder_rollback_trains_the_encoder_and_resamples_the_learner(encoder_l
     step = jax.jit(lambda s: iteration(env, ppmo, s))
     new, metrics = step(state)
     new2, _ = step(new)
+    from jaxdistill.core.checkpoint import Checkpointer
+
+    checkpoints = Checkpointer(tmp_path / "checkpoints", interval_seconds=0)
+    checkpoints.save(1, new, {"iteration": 1})
+    restored, _ = checkpoints.restore(state)  # the fresh state as the template, as a resume does
+    checkpoints.close()
+    assert tree_equal(restored, new) and type(restored.agent.encoder_params) is type(new.agent.encoder_params)
     key_a, key_b = (jax.random.split(s.key, 4)[1] for s in (new, new2))
     state, new, new2 = state.agent, new.agent, new2.agent
     assert len(state.encoder_params) == encoder_layers
@@ -197,7 +205,10 @@ def test_atari_vec_env_resets_games_not_lives_and_scores_whole_games():
 
 
 @pytest.mark.optimized
-def test_atari_cli_runs_writes_and_resumes(tmp_path):
+def test_atari_cli_runs_and_writes_its_dataset_and_encoder(tmp_path):
+    """The Atari route end to end, once. A resume of a host-stepped EnvPool run is tested on MuJoCo-v4
+    (tests/test_mujoco_envpool.py) and a checkpoint of a state that holds an encoder in the rollback test above: a
+    resume here compiled the Nature-CNN training chunk a second time (about 10 s of the suite)."""
     from experiments.atari import main, parse
 
     args = parse(["--env", "Pong", "--preset", "cpu", "--encoder-layers", "4", "--meta-epochs", "2", "--num-learners",
@@ -205,10 +216,8 @@ def test_atari_cli_runs_writes_and_resumes(tmp_path):
                   "--eval-every", "1", "--eval-learners", "1", "--final-eval-learners", "2", "--eval-max-steps", "20",
                   "--run-dir", str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
     assert args.ppmo.clip_eps == 0.1 and args.ppo.clip_eps == 0.1  # CleanRL's Atari clip range
-    first = main(dataclasses.replace(args, ppmo=dataclasses.replace(args.ppmo, meta_epochs=1)))
-    assert first["k"] == 4 and first["meta_epochs"] == 1
-    resumed = main(dataclasses.replace(args, run=dataclasses.replace(args.run, resume=True)))
-    assert resumed["meta_epochs"] == 2
+    result = main(args)
+    assert result["k"] == 4 and result["meta_epochs"] == 2 and result["env_steps"] == 2 * 1 * 2 * 8
     for name in ("dataset/dataset.npz", "dataset/encoder.npz", "checkpoints", "dataset.png", "results.md"):
         assert (tmp_path / "run" / name).exists(), name
     _, meta = load_dataset(tmp_path / "run" / "dataset", expect_obs_shape=(4, 84, 84), expect_num_actions=6)

@@ -1,8 +1,8 @@
 """Several processes on one machine, one JAX process group (``python -m jaxdistill.launch``).
 
 - The k-shot table and a k_min sweep (with a resume) as 2 processes x 2 simulated CPU devices give the same
-  numbers and byte-identical datasets as one process with the same 4 devices; then SIGTERM to the launcher
-  stops both processes of an endless sweep.
+  numbers and byte-identical datasets as one process with the same 4 devices, and a single training run refuses
+  to run in the group; then SIGTERM to the launcher stops both processes of an endless sweep.
 - A process killed mid-sweep makes the other one stop with a message, within 60 s.
 - A process whose group never assembles stops with a message, after the join timeout.
 - The launcher kills a process that outlives another's failure by its grace period.
@@ -88,6 +88,10 @@ def test_table_and_sweep_as_two_processes_of_two_devices_equal_one_process_of_fo
         assert [{**r, "resumed": False} for r in run["rows"]] == run["first"]
         # An error while process 0 loads reaches every process as the same exit.
         assert run["shared_error"] == "SystemExit: division by zero"
+        # A single training run (a CLI with a --run-dir) refuses to run as one of several processes.
+        assert run["refusal"].startswith(f"experiments.cartpole: error: one run is one process, but this is process "
+                                         f"{process} of 2: each would train the same run into "), run["refusal"]
+    assert reference["refusal"] is None  # one process: the run directory is fine
     # Only process 0 writes; it writes what the single process writes.
     assert runs[1]["writes"] == {"save_dataset": 0, "write_rows": 0, "savez": 0}
     assert runs[0]["writes"] == reference["writes"] and runs[0]["writes"]["save_dataset"] == 3
@@ -195,15 +199,3 @@ def test_process_env_names_the_group_and_simulated_devices():
     assert env["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=2"
     assert env["JAX_PLATFORMS"] == "cpu" and env["JAXDISTILL_HEARTBEAT_TIMEOUT_S"] == "7"
     assert "JAXDISTILL_JOIN_TIMEOUT_S" not in env
-
-
-def test_a_single_run_refuses_to_run_as_several_processes(tmp_path):
-    check = ("import jaxdistill\n"
-             "from experiments.common import check_run_dir\n"
-             f"check_run_dir({str(tmp_path / 'run')!r}, 'experiments.cartpole')\n")
-    proc = subprocess.run([*LAUNCH, "--processes", "2", "--cpu-devices", "1", "--", sys.executable, "-c", check],
-                          cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
-    assert proc.returncode == 1, proc.stdout[-2000:]
-    for i in (0, 1):
-        assert f"experiments.cartpole: error: one run is one process, but this is process {i} of 2" in proc.stdout
-
