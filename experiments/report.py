@@ -144,6 +144,8 @@ MINATAR_L0 = [  # (run, how it was distilled); every layer of a fresh learner tr
     ("es_vs_ppmo/spaceinvaders_sgd1_es", "ES, one SGD step"),
     ("issue25/breakout_ppmo_mlp", "PPMO on HaDES' MLP students (512x2 ReLU), one SGD step (15 min)"),
     ("issue25/asterix_ppmo_mlp", "PPMO on HaDES' MLP students (512x2 ReLU), one SGD step (15 min)"),
+    ("issue25/breakout_es_snes_mlp_long", "HaDES' protocol (SNES, MLP 512x2, 32 Adam steps, one-hot labels), "
+                                          "population 128, 240 generations (1 h)"),
 ]
 
 
@@ -169,6 +171,8 @@ MINATAR_LEVERS = [  # (run, l, the lever); issue 25's 20-minute probes on Breako
                                           "fixed one-hot labels; population 128, episodes cut at 200 steps (10 min)"),
     ("issue25/breakout_ppmo_mlp", "0", "PPMO on HaDES' MLP students (512x2 ReLU), running statistics, one SGD step "
                                        "(15 min)"),
+    ("issue25/breakout_es_snes_mlp_long", "0", "(d) at length: the same SNES run for an hour on one core (240 "
+                                               "generations)"),
 ]
 
 
