@@ -102,7 +102,8 @@ def test_1000_random_l_learners_on_5d_cartpole_in_one_call_within_60s():
     t0 = time.perf_counter()
     returns = jax.block_until_ready(evaluate(jax.random.PRNGKey(1), data))
     elapsed = time.perf_counter() - t0  # compilation included
-    _, depths = family.train(jax.random.PRNGKey(1), data, (), 1000)
+    # The same learners' depths (jitted: eagerly, the 1000 padded inits took 5.7 s, jitted 2.2 s).
+    _, depths = jax.jit(family.train, static_argnums=(2, 3))(jax.random.PRNGKey(1), data, (), 1000)
     assert returns.shape == depths.shape == (1000,)
     assert set(np.asarray(depths).tolist()) == {1, 2, 3, 4, 5, 6}
     assert elapsed < 60.0, elapsed
