@@ -165,10 +165,11 @@ def cli(args_type, presets, key: str, argv: list[str] | None = None):
     return tyro.cli(args_type, args=argv, default=default, config=(tyro.conf.AvoidSubcommands,))
 
 
-def spec_problems(ppmo: PPMOConfig, spec) -> list[str]:
+def spec_problems(ppmo: PPMOConfig, spec, obs_norm=()) -> list[str]:
     """What of the dataset's options does not fit the environment: an inner protocol for another kind of action
     space, fixed one-hot labels for fewer instances than actions, a ``--x-init-states`` file that is unreadable or
-    of other observations, an ``--init-from`` stage of another environment, k, network or a smaller encoder."""
+    of other observations, an ``--init-from`` stage of another environment, k, network, a smaller encoder or other
+    observation statistics than ``obs_norm`` (an ES run's constant ones; ``()``: raw observations)."""
     import numpy as np
 
     from jaxdistill.distill.real_states import load_states
@@ -194,7 +195,7 @@ def spec_problems(ppmo: PPMOConfig, spec) -> list[str]:
         dist = for_spec(spec, ppmo.init_log_std)
         try:
             load_stage(ppmo.init_from, spec, ppmo.learner, k, dist.num_outputs,
-                       ppmo.inner.labels == "hard", np.shape(dist.init_extra()))
+                       ppmo.inner.labels == "hard", np.shape(dist.init_extra()), obs_norm)
         except (OSError, ValueError) as e:
             errors.append(f"--init-from: {e}")
     return errors
@@ -207,18 +208,17 @@ def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = "", learner=None)
     dataset options are checked against it."""
     if learner is not None:
         args = dataclasses.replace(args, ppmo=dataclasses.replace(args.ppmo, learner=learner))
-    errors = spec_problems(args.ppmo, spec) if args.method in ("ppmo", "es") else []
+    errors, obs_norm = [], ()
     stats = getattr(getattr(args, "es", None), "obs_stats_states", None)
     if args.method == "es" and stats is not None:
-        from jaxdistill.distill.real_states import load_states
+        from jaxdistill.distill.real_states import load_states, state_statistics
 
         try:
-            load_states(stats, spec.obs_shape)
+            obs_norm = state_statistics(load_states(stats, spec.obs_shape))
         except (OSError, ValueError) as e:
             errors.append(f"--es.obs-stats-states: {e}")
-        if args.ppmo.init_from is not None:
-            errors.append("--init-from with --es.obs-stats-states: the file's X lives in raw observations, the "
-                          "learners would see normalised ones")
+    if args.method in ("ppmo", "es"):
+        errors += spec_problems(args.ppmo, spec, obs_norm)
     fail(prog, errors)
     args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(spec))
     if args.run.run_dir is None:

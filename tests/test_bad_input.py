@@ -94,7 +94,8 @@ CASES = [
     ("minatar", ["--k", "16", "--encoder-layers", "3", "--init-from", "{l2}", "--run-dir", "{run}"],
      "--init-from: {l2} has an encoder of 2 layer(s), this run's l = 3 needs 3"),
     ("minatar", ["--method", "es", "--k", "16", "--init-from", "{l4}", "--es.obs-stats-states", "{breakout_states}",
-                 "--run-dir", "{run}"], "--init-from with --es.obs-stats-states: the file's X lives in raw"),
+                 "--run-dir", "{run}"], "--init-from: {l4} holds X in raw observations, this run's learners see "
+                                        "observations normalised by --es.obs-stats-states"),
     ("cartpole", ["--dims", "2", "--init-from", "{l4}", "--run-dir", "{run}"],
      "--init-from: {l4} was distilled on Breakout-MinAtar, this run is on CartPole2D-v1"),
     ("evaluate", ["{meta_list}"], "metadata.json must hold a JSON object, not a JSON list"),

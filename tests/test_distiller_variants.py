@@ -328,6 +328,29 @@ def test_hades_minatar_protocol_end_to_end(tmp_path):
     assert meta["config"]["strategy"] == "snes" and meta["config"]["sigma"] == 0.5
     with np.load(run_dir / "dataset" / "dataset.npz") as arrays:
         np.testing.assert_allclose(arrays["obs_mean"], np.load(states).mean(0), rtol=1e-5, atol=1e-7)
+
+    # A later sitting goes on from the committed file: the search's mean starts as its X, through the same
+    # statistics; other statistics, or none, are refused in one line before anything is compiled.
+    from experiments.common import es_config
+    from experiments.minatar import validate
+    from jaxdistill.distill.es import make_es
+    from jaxdistill.learn.dataset import load_dataset
+
+    def going_on(*stats):
+        return validate(parse(["--method", "es", "--learner", "mlp-half", "--es.hades-minatar", "--k", "3",
+                               "--inner.kind", "bc", "--inner.labels", "hard", "--preset", "cpu", *stats,
+                               "--init-from", str(run_dir / "dataset"), "--run-dir", str(tmp_path / "more")]))
+
+    more = going_on("--es.obs-stats-states", str(states))
+    es = make_es(es_config(more.es, more.ppmo), make("Breakout-MinAtar"))
+    saved, _ = load_dataset(run_dir / "dataset")
+    np.testing.assert_array_equal(es.artefact(es.init(jax.random.PRNGKey(5))).x, saved.x)
+    other = record(Args(env="Breakout-MinAtar", out=tmp_path / "other.npy", num_envs=4, num_steps=16, seed=1))
+    with pytest.raises(SystemExit, match=r"was distilled through other observation statistics than this run's "
+                                         r"--es.obs-stats-states \(the means differ: largest difference"):
+        going_on("--es.obs-stats-states", str(other))
+    with pytest.raises(SystemExit, match="was distilled on normalised observations, this run's learners see raw"):
+        going_on()
     with pytest.raises(SystemExit, match="--learner mlp has no encoder layers"):
         main(parse(["--learner", "mlp", "--encoder-layers", "2", "--run-dir", str(tmp_path / "x")]))
 

@@ -98,7 +98,9 @@ class ESConfig:
     normalised space. None: raw observations."""
     init_from: str | None = None
     """A dataset directory of an earlier run (PPMO's or ES') on the same environment, k and network: the mean
-    starts as that dataset (a PPMO-then-ES hybrid; see PPMOConfig.init_from)."""
+    starts as that dataset (a PPMO-then-ES hybrid; see PPMOConfig.init_from). With ``obs_stats_states`` the file
+    must carry the same statistics: an ES run's own dataset, so a long search goes on in a later sitting from its
+    committed file (its mean; the search's std starts again at ``sigma``, so give a smaller one to go on gently)."""
 
     def for_spec(self, spec) -> "ESConfig":
         if self.k is not None:
@@ -174,11 +176,9 @@ def make_es(config: ESConfig, env: JaxEnv, mesh=None) -> ES:
     if real_states is not None and isinstance(obs_norm, ObsNorm):
         real_states = obs_norm(real_states)  # X lives where the learners see observations
     m = config.learners_per_candidate
-    if config.init_from is not None and isinstance(obs_norm, ObsNorm):
-        raise ValueError("init_from with obs_stats_states: the file's X lives in raw observations, the learners "
-                         "would see normalised ones")
     stage = None if config.init_from is None else load_stage(
-        config.init_from, spec, config.learner, config.k, num_outputs, hard, np.shape(dist.init_extra()))[0]
+        config.init_from, spec, config.learner, config.k, num_outputs, hard, np.shape(dist.init_extra()),
+        obs_norm)[0]
 
     def start(key) -> SyntheticDataset:
         if stage is not None:

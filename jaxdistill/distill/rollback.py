@@ -30,11 +30,14 @@ from jaxdistill.rl.normalize import ObsNorm
 
 
 def load_stage(path: str | os.PathLike, spec, learner, k: int, num_outputs: int, hard: bool = False,
-               log_std_shape: tuple[int, ...] = ()) -> tuple[SyntheticDataset, list]:
+               log_std_shape: tuple[int, ...] = (), obs_norm: ObsNorm | tuple = ()) -> tuple[SyntheticDataset, list]:
     """The dataset and encoder a stage with ``learner`` (its ``encoder_layers`` l) starts from: the dataset
     saved at ``path`` by a run of the same environment, k and network with an encoder of at least l layers,
     and that encoder's first l layers. ``hard``: the labels are the fixed one-hot classes again (a soft-label
-    stage's labels are not carried into a hard-label one).
+    stage's labels are not carried into a hard-label one). ``obs_norm``: the constant observation statistics this
+    run's learners see through (an ES run's ``obs_stats_states``; ``()``: raw observations). X lives where the
+    learners see observations, so the file must have been distilled through the same statistics (a long ES run
+    going on from its own dataset in a later sitting) or through none, as this run.
 
     Raises :class:`~jaxdistill.learn.dataset.DatasetFileError` naming the file's side and this run's."""
     dataset, meta = load_dataset(path)
@@ -53,9 +56,7 @@ def load_stage(path: str | os.PathLike, spec, learner, k: int, num_outputs: int,
     if tuple(np.shape(dataset.log_std)) != tuple(log_std_shape):
         raise DatasetFileError(f"{where} has a log std of shape {tuple(np.shape(dataset.log_std))}, this run's "
                                f"policy needs {tuple(log_std_shape)}")
-    if isinstance(load_obs_norm(path), ObsNorm):
-        raise DatasetFileError(f"{where} was distilled on normalised observations; a stage start carries no "
-                               "observation statistics, so it needs a dataset distilled without --normalize-obs")
+    check_same_statistics(where, load_obs_norm(path), obs_norm)
 
     encoder = load_encoder(path)
     mine = int(getattr(learner, "encoder_layers", 0))
@@ -76,3 +77,25 @@ def load_stage(path: str | os.PathLike, spec, learner, k: int, num_outputs: int,
     if hard:
         dataset = dataset.replace(y=hard_labels(k, num_outputs))
     return dataset, encoder[:mine]
+
+
+def check_same_statistics(where: str, theirs: ObsNorm | tuple, mine: ObsNorm | tuple) -> None:
+    """Refuse a stage start whose X lives in another observation space than this run's learners see: one of the
+    two normalised and the other raw, or both normalised by different statistics."""
+    if not isinstance(theirs, ObsNorm) and not isinstance(mine, ObsNorm):
+        return
+    if not isinstance(mine, ObsNorm):
+        raise DatasetFileError(f"{where} was distilled on normalised observations, this run's learners see raw "
+                               "ones: only a run through the same constant statistics (--es.obs-stats-states) can "
+                               "start from it")
+    if not isinstance(theirs, ObsNorm):
+        raise DatasetFileError(f"{where} holds X in raw observations, this run's learners see observations "
+                               "normalised by --es.obs-stats-states")
+    for name in ("mean", "std"):
+        a, b = np.asarray(getattr(theirs, name)), np.asarray(getattr(mine, name))
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-5, atol=1e-6):
+            gap = f"largest difference {np.max(np.abs(a - b)):.3g}" if a.shape == b.shape else f"{a.shape} vs {b.shape}"
+            raise DatasetFileError(f"{where} was distilled through other observation statistics than this run's "
+                                   f"--es.obs-stats-states (the {name}s differ: {gap})")
+    if float(theirs.clip) != float(mine.clip):
+        raise DatasetFileError(f"{where} clips normalised observations at {theirs.clip}, this run at {mine.clip}")
