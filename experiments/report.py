@@ -145,7 +145,8 @@ MINATAR_L0 = [  # (run, how it was distilled); every layer of a fresh learner tr
     ("issue25/breakout_ppmo_mlp", "PPMO on HaDES' MLP students (512x2 ReLU), one SGD step (15 min)"),
     ("issue25/asterix_ppmo_mlp", "PPMO on HaDES' MLP students (512x2 ReLU), one SGD step (15 min)"),
     ("issue25/breakout_es_snes_mlp_long", "HaDES' protocol (SNES, MLP 512x2, 32 Adam steps, one-hot labels), "
-                                          "population 128, 240 generations (1 h)"),
+                                          "population 128, 660 generations (3.2 h, two sittings)"),
+    ("issue25/spaceinvaders_es_snes_mlp_long", "HaDES' protocol, the same settings, 260 generations (1.7 h)"),
 ]
 
 
@@ -171,8 +172,8 @@ MINATAR_LEVERS = [  # (run, l, the lever); issue 25's 20-minute probes on Breako
                                           "fixed one-hot labels; population 128, episodes cut at 200 steps (10 min)"),
     ("issue25/breakout_ppmo_mlp", "0", "PPMO on HaDES' MLP students (512x2 ReLU), running statistics, one SGD step "
                                        "(15 min)"),
-    ("issue25/breakout_es_snes_mlp_long", "0", "(d) at length: the same SNES run for an hour on one core (240 "
-                                               "generations)"),
+    ("issue25/breakout_es_snes_mlp_long", "0", "(d) at length: the same SNES run on one core, 1 h in one sitting "
+                                               "and resumed for 2.1 h in the next (660 generations)"),
 ]
 
 
