@@ -218,7 +218,11 @@ def fill_run(args, spec, prog: str, stem: str, ppmo_tag: str = "", learner=None)
         except (OSError, ValueError) as e:
             errors.append(f"--es.obs-stats-states: {e}")
     if args.method in ("ppmo", "es"):
-        errors += spec_problems(args.ppmo, spec, obs_norm)
+        ppmo = args.ppmo
+        if errors and ppmo.init_from is not None:
+            # without this run's statistics --init-from cannot be compared against them: one error, not two
+            ppmo = dataclasses.replace(ppmo, init_from=None)
+        errors += spec_problems(ppmo, spec, obs_norm)
     fail(prog, errors)
     args = dataclasses.replace(args, ppmo=args.ppmo.for_spec(spec))
     if args.run.run_dir is None:

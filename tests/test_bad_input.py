@@ -157,6 +157,21 @@ def test_every_cli_refuses_bad_input_in_one_line_before_any_work(module, argv, m
     assert "\n" not in code and "Traceback" not in capsys.readouterr().err
 
 
+def test_unreadable_statistics_are_one_error_not_two(files):
+    """An ES run's --init-from is compared against its --es.obs-stats-states; when that file cannot be read,
+    the comparison is not made (it would add a second, wrong complaint: "this run's learners see raw ones")."""
+    mod = importlib.import_module("experiments.minatar")
+    normalised = ROOT / "experiments/results/issue25/breakout_es_snes_mlp_long/dataset"  # SNES through statistics
+    argv = ["--method", "es", "--learner", "mlp", "--es.hades-minatar", "--k", "16", "--inner.labels", "hard",
+            "--inner.kind", "bc", "--inner.steps", "32", "--init-from", str(normalised),
+            "--es.obs-stats-states", files["states"], "--run-dir", files["run"]]
+    with pytest.raises(SystemExit) as stop:
+        run_cli("experiments.minatar", mod.main, _parse(mod), argv)
+    code = stop.value.code
+    assert code.startswith("experiments.minatar: error: --es.obs-stats-states: ") and "is not a NumPy" in code, code
+    assert "--init-from" not in code, code
+
+
 @pytest.mark.parametrize("kind", ["RunDirError", "ResumeError", "NonFiniteError"])
 def test_a_run_error_becomes_one_line_and_status_1(kind):
     from jaxdistill.core import errors
