@@ -92,3 +92,49 @@ def test_host_side_phases_compose_to_the_in_graph_iteration():
     np.testing.assert_allclose(got.dataset.y, expected.agent.dataset.y, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(float(metrics["value_loss"]), float(expected_metrics["value_loss"]), rtol=1e-4)
     np.testing.assert_allclose(float(metrics["policy_loss"]), float(expected_metrics["policy_loss"]), atol=1e-6)
+
+
+class _WithConstantDims:
+    """Cart-pole whose observation carries two more dimensions that are always 0 (as 119 of Humanoid-v4's 376 are)."""
+
+    def __init__(self, env):
+        import dataclasses
+
+        self.env, self.params = env, env.params
+        self.spec = dataclasses.replace(env.spec, obs_shape=(env.spec.obs_shape[0] + 2,))
+
+    def reset(self, key, params):
+        obs, state = self.env.reset(key, params)
+        return jax.numpy.concatenate([obs, jax.numpy.zeros(2)]), state
+
+    def step(self, key, state, action, params):
+        state, step = self.env.step(key, state, action, params)
+        pad = lambda o: jax.numpy.concatenate([o, jax.numpy.zeros(2)])  # noqa: E731
+        return state, step.replace(obs=pad(step.obs), final_obs=pad(step.final_obs))
+
+
+def test_pinned_constant_dims_hold_x_at_the_normalised_constant():
+    """``pin_constant_dims``: once the running statistics have seen the constant dimensions, X is 0 on them
+    (every normalised observation is 0 there) and still learns on the others; without ``normalize_obs`` it is
+    refused."""
+    env = _WithConstantDims(ENV)
+    cfg = replace(TINY_PPMO, normalize_obs=True, pin_constant_dims=True, num_steps=8)
+    agent = make_ppmo(cfg, env.spec).agent
+    state = init_state(env, agent, jax.random.PRNGKey(0))
+    x0 = np.asarray(state.agent.dataset.x)
+    assert np.all(np.abs(x0[:, 4:]) > 0)  # a Gaussian start
+    step = jax.jit(iterations(env, agent, 1))
+    state, _ = step(state)  # 32 observations: the constant dims' variance is still the prior's 1e-4 / 32
+    assert np.all(np.asarray(state.agent.dataset.x)[:, 4:] != 0)  # not yet pinned
+    var = np.asarray(state.agent.norm.obs.var)
+    assert np.all(var[4:] > 1e-8) and np.all(var[:4] > 1e-5)
+    # the statistics as after ~10^5 observations: the constant dims' variance below the eps, pinned next meta-epoch
+    norm = state.agent.norm.replace(obs=state.agent.norm.obs.replace(var=var * np.array([1, 1, 1, 1, 1e-4, 1e-4])))
+    state, _ = step(state.replace(agent=state.agent.replace(norm=norm)))
+    x = np.asarray(state.agent.dataset.x)
+    assert np.all(x[:, 4:] == 0), x
+    assert np.all(x[:, :4] != 0) and not np.allclose(x[:, :4], x0[:, :4])
+    import pytest
+
+    with pytest.raises(ValueError, match="needs normalize_obs"):
+        make_ppmo(replace(cfg, normalize_obs=False), env.spec)

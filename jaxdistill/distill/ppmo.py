@@ -106,6 +106,11 @@ class PPMOConfig:
     """Learners and critic see observations normalised by running statistics, frozen into the dataset."""
     normalize_reward: bool = False
     """Scale rewards by the running std of a discounted return (for the critic and the advantages)."""
+    pin_constant_dims: bool = False
+    """With ``normalize_obs``: X's entries on observation dimensions no observation has varied in so far
+    (running variance below ``CONSTANT_VAR``, the normaliser's eps) are held at 0, the value every normalised observation has there.
+    Left free they keep their random start and only add noise to the learners' inner step that real observations
+    never carry (Humanoid-v4 has 119 such dimensions of 376)."""
     advantage_norm: Literal["learner", "minibatch"] = "learner"
     """Where advantages are standardised in the meta-loss: over each learner's own share of a minibatch
     (PPO's rule, applied per learner), or once over the whole minibatch of all learners. With many learners
@@ -209,6 +214,19 @@ def meta_policy_loss(
     return losses.mean(), jax.tree_util.tree_map(jnp.mean, info)
 
 
+CONSTANT_VAR = normalize.EPS
+"""A running variance below the normaliser's own eps marks a dimension observations (almost) never varied in:
+there the eps, not the data, sets the scale, and normalised observations stay within about 1 of 0 (exactly 0
+where the dimension is constant; its running variance starts at the prior's 1 and falls as 1e-4 / samples, so
+below 1e-8 after 10,000 observations, two meta-epochs of Humanoid-v4's preset)."""
+
+
+def pin_constant_dims(dataset: SyntheticDataset, obs_var: jax.Array) -> SyntheticDataset:
+    """``dataset`` with X set to 0 on the dimensions whose running observation variance ``obs_var`` is below
+    ``CONSTANT_VAR`` (where every normalised observation is 0)."""
+    return dataset.replace(x=jnp.where(obs_var < CONSTANT_VAR, 0.0, dataset.x))
+
+
 def _optimizer(lr: float, max_grad_norm: float, config: PPMOConfig | None = None):
     """Adam after a global-norm clip; with ``config.anneal_lr`` its rate decays linearly to 0 over the
     run's Adam steps (``update_epochs * num_minibatches`` per meta-epoch)."""
@@ -245,6 +263,9 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     """Build PPMO's pure functions for ``config`` on environments described by ``spec``; the dataset
     travels inside the state as a traced argument, so one compilation serves every run and dataset."""
     config = config.for_spec(spec)
+    if config.pin_constant_dims and not config.normalize_obs:
+        raise ValueError("pin_constant_dims holds X at the normalised observations' constant 0: it needs "
+                         "normalize_obs")
     dist = for_spec(spec, config.init_log_std)
     inner = config.inner
     inner.check(dist)
@@ -333,6 +354,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
             dataset = optax.apply_updates(dataset, d_updates)
             if config.min_inner_lr is not None:
                 dataset = dataset.replace(inner_lr=jnp.maximum(dataset.inner_lr, config.min_inner_lr))
+            if config.pin_constant_dims:
+                dataset = pin_constant_dims(dataset, state.norm.obs.var)
             carry = (dataset, optax.apply_updates(critic_params, c_updates),
                      optax.apply_updates(encoder_params, e_updates), d_opt_state, c_opt_state, e_opt_state)
             return carry, info
