@@ -146,7 +146,8 @@ MINATAR_L0 = [  # (run, how it was distilled); every layer of a fresh learner tr
     ("issue25/asterix_ppmo_mlp", "PPMO on HaDES' MLP students (512x2 ReLU), one SGD step (15 min)"),
     ("issue25/breakout_es_snes_mlp_long", "HaDES' protocol (SNES, MLP 512x2, 32 Adam steps, one-hot labels), "
                                           "population 128, 740 generations (3.5 h, three sittings)"),
-    ("issue25/spaceinvaders_es_snes_mlp_long", "HaDES' protocol, the same settings, 600 generations (3.6 h, two sittings)"),
+    ("issue25/spaceinvaders_es_snes_mlp_long",
+     "HaDES' protocol, the same settings, 600 generations (3.6 h, two sittings)"),
 ]
 
 

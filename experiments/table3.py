@@ -25,7 +25,8 @@ RESULTS = ROOT / "experiments" / "results"
 
 PPMO_RUNS = {task: f"mujoco_{task.lower()}_k64_ppmo_s0" for task in TABLE3}
 PPMO_RUNS["HalfCheetah-v4"] = "mujoco_halfcheetah-v4_k64_anneal_ppmo_s0"  # 900 meta-epochs, annealed
-PPMO_RUNS["Humanoid-v4"] = "mujoco_humanoid-v4_logstd-1.5_anneal_pinned_k64_ppmo_s0"  # std 0.22, annealed, pinned
+# initial std 0.22, annealed, constant observation dimensions pinned
+PPMO_RUNS["Humanoid-v4"] = "mujoco_humanoid-v4_logstd-1.5_anneal_pinned_k64_ppmo_s0"
 PPMO_RUNS["HumanoidStandup-v4"] = "mujoco_humanoidstandup-v4_logstd-1.5_anneal_k64_ppmo_s0"  # the same recipe
 """The run directory under ``experiments/results`` that stands for each task's k = 64 row."""
 OTHER_RUNS = {"HalfCheetah-v4": [("mujoco_halfcheetah-v4_k64_ppmo_s0", "PPMO, 300 meta-epochs, not annealed")],

@@ -108,9 +108,9 @@ class PPMOConfig:
     """Scale rewards by the running std of a discounted return (for the critic and the advantages)."""
     pin_constant_dims: bool = False
     """With ``normalize_obs``: X's entries on observation dimensions no observation has varied in so far
-    (running variance below ``CONSTANT_VAR``, the normaliser's eps) are held at 0, the value every normalised observation has there.
-    Left free they keep their random start and only add noise to the learners' inner step that real observations
-    never carry (Humanoid-v4 has 119 such dimensions of 376)."""
+    (running variance below ``CONSTANT_VAR``, the normaliser's eps) are held at 0, the value every normalised
+    observation has there. Left free they keep their random start and only add noise to the learners' inner step
+    that real observations never carry (Humanoid-v4 has 119 such dimensions of 376)."""
     advantage_norm: Literal["learner", "minibatch"] = "learner"
     """Where advantages are standardised in the meta-loss: over each learner's own share of a minibatch
     (PPO's rule, applied per learner), or once over the whole minibatch of all learners. With many learners
