@@ -1,7 +1,10 @@
+import dataclasses
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxdistill.distill.ppmo import PPMOConfig, make_ppmo
 from jaxdistill.envs import make
@@ -98,19 +101,20 @@ class _WithConstantDims:
     """Cart-pole whose observation carries two more dimensions that are always 0 (as 119 of Humanoid-v4's 376 are)."""
 
     def __init__(self, env):
-        import dataclasses
-
         self.env, self.params = env, env.params
         self.spec = dataclasses.replace(env.spec, obs_shape=(env.spec.obs_shape[0] + 2,))
 
+    @staticmethod
+    def _pad(obs):
+        return jnp.concatenate([obs, jnp.zeros(2)])
+
     def reset(self, key, params):
         obs, state = self.env.reset(key, params)
-        return jax.numpy.concatenate([obs, jax.numpy.zeros(2)]), state
+        return self._pad(obs), state
 
     def step(self, key, state, action, params):
         state, step = self.env.step(key, state, action, params)
-        pad = lambda o: jax.numpy.concatenate([o, jax.numpy.zeros(2)])  # noqa: E731
-        return state, step.replace(obs=pad(step.obs), final_obs=pad(step.final_obs))
+        return state, step.replace(obs=self._pad(step.obs), final_obs=self._pad(step.final_obs))
 
 
 def test_pinned_constant_dims_hold_x_at_the_normalised_constant():
@@ -134,7 +138,5 @@ def test_pinned_constant_dims_hold_x_at_the_normalised_constant():
     x = np.asarray(state.agent.dataset.x)
     assert np.all(x[:, 4:] == 0), x
     assert np.all(x[:, :4] != 0) and not np.allclose(x[:, :4], x0[:, :4])
-    import pytest
-
     with pytest.raises(ValueError, match="needs normalize_obs"):
         make_ppmo(replace(cfg, normalize_obs=False), env.spec)
