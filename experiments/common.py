@@ -186,9 +186,7 @@ def spec_problems(ppmo: PPMOConfig, spec, obs_norm=()) -> list[str]:
     if ppmo.inner.labels == "hard" and spec.discrete and k < spec.num_actions:
         errors.append(f"--inner.labels hard: k={k} fixed one-hot labels cannot cover {spec.env_id}'s "
                       f"{spec.num_actions} actions (give --k {spec.num_actions} or more)")
-    if ppmo.pin_constant_dims and not ppmo.normalize_obs:
-        errors.append("--pin-constant-dims holds X at the normalised observations' constant 0: it needs "
-                      "--normalize-obs")
+    errors += ppmo.problems()
     if ppmo.x_init_states is not None:
         try:
             load_states(ppmo.x_init_states, spec.obs_shape)

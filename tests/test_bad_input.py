@@ -76,7 +76,8 @@ CASES = [
      "--x-init-states: {states} is not a NumPy .npy array of states"),
     ("cartpole", ["--num-learners", "-2"], "--num-learners must be >= 1 (got -2)"),
     ("cartpole", ["--pin-constant-dims", "--run-dir", "{run}"],
-     "--pin-constant-dims holds X at the normalised observations' constant 0: it needs --normalize-obs"),
+     "pin_constant_dims (--pin-constant-dims) holds X at the normalised observations' constant 0: it needs "
+     "normalize_obs (--normalize-obs)"),
     ("cartpole", ["--k", "0"], "--k must be >= 1"),
     ("cartpole", ["--dims", "0"], "--dims must be >= 1"),
     ("cartpole", ["--num-minibatches", "3"], "must be divisible by --num-minibatches"),

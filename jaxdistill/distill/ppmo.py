@@ -139,6 +139,15 @@ class PPMOConfig:
     previous stage, e.g. the l = 4 run for l = 3): X, Y and the inner lr start as its, and the encoder as the
     first l of its encoder layers (it needs at least l). The critic and the optimisers start fresh."""
 
+    def problems(self) -> list[str]:
+        """What in this config contradicts itself, one line each, naming the field and its flag (``make_ppmo``
+        raises on them; the CLIs list them with every other input problem before compiling anything)."""
+        errors = []
+        if self.pin_constant_dims and not self.normalize_obs:
+            errors.append("pin_constant_dims (--pin-constant-dims) holds X at the normalised observations' "
+                          "constant 0: it needs normalize_obs (--normalize-obs)")
+        return errors
+
     def for_spec(self, spec: EnvSpec) -> "PPMOConfig":
         """This config with ``k`` filled in for ``spec`` when it is None."""
         if self.k is not None:
@@ -263,9 +272,8 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     """Build PPMO's pure functions for ``config`` on environments described by ``spec``; the dataset
     travels inside the state as a traced argument, so one compilation serves every run and dataset."""
     config = config.for_spec(spec)
-    if config.pin_constant_dims and not config.normalize_obs:
-        raise ValueError("pin_constant_dims holds X at the normalised observations' constant 0: it needs "
-                         "normalize_obs")
+    if config.problems():
+        raise ValueError("; ".join(config.problems()))
     dist = for_spec(spec, config.init_log_std)
     inner = config.inner
     inner.check(dist)
