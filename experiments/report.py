@@ -147,7 +147,7 @@ MINATAR_L0 = [  # (run, how it was distilled); every layer of a fresh learner tr
     ("issue25/breakout_es_snes_mlp_long", "HaDES' protocol (SNES, MLP 512x2, 32 Adam steps, one-hot labels), "
                                           "population 128, 740 generations (3.5 h, three sittings)"),
     ("issue25/spaceinvaders_es_snes_mlp_long",
-     "HaDES' protocol, the same settings, 600 generations (3.6 h, two sittings)"),
+     "HaDES' protocol, the same settings, 740 generations (4.5 h, three sittings)"),
 ]
 
 
