@@ -27,8 +27,9 @@ PPMO_RUNS = {task: f"mujoco_{task.lower()}_k64_ppmo_s0" for task in TABLE3}
 PPMO_RUNS["HalfCheetah-v4"] = "mujoco_halfcheetah-v4_k64_anneal_ppmo_s0"  # 900 meta-epochs, annealed
 # initial std 0.22, annealed, constant observation dimensions pinned
 PPMO_RUNS["Humanoid-v4"] = "mujoco_humanoid-v4_logstd-1.5_anneal_pinned_k64_ppmo_s0"
-# the same, with 32 learners x 1 environment per meta-epoch (advantages standardised over the minibatch)
-PPMO_RUNS["HumanoidStandup-v4"] = "mujoco_humanoidstandup-v4_logstd-1.5_anneal_pinned_32x1_k64_ppmo_s0"
+# the same, with 32 learners x 1 environment per meta-epoch (advantages standardised over the minibatch),
+# continued from 300 to 450 meta-epochs
+PPMO_RUNS["HumanoidStandup-v4"] = "mujoco_humanoidstandup-v4_logstd-1.5_anneal_pinned_32x1_450_k64_ppmo_s0"
 """The run directory under ``experiments/results`` that stands for each task's k = 64 row."""
 OTHER_RUNS = {"HalfCheetah-v4": [("mujoco_halfcheetah-v4_k64_ppmo_s0", "PPMO, 300 meta-epochs, not annealed")],
               "Humanoid-v4": [("mujoco_humanoid-v4_k64_ppmo_s0", "PPMO, initial std 1, not annealed"),
@@ -40,7 +41,9 @@ OTHER_RUNS = {"HalfCheetah-v4": [("mujoco_halfcheetah-v4_k64_ppmo_s0", "PPMO, 30
                                "PPMO, pinned, 32 learners x 1 env")],
               "HumanoidStandup-v4": [("mujoco_humanoidstandup-v4_k64_ppmo_s0", "PPMO, initial std 1, not annealed"),
                                      ("mujoco_humanoidstandup-v4_logstd-1.5_anneal_k64_ppmo_s0",
-                                      "PPMO, std 0.22, annealed (8 learners x 4 envs)")]}
+                                      "PPMO, std 0.22, annealed (8 learners x 4 envs)"),
+                                     ("mujoco_humanoidstandup-v4_logstd-1.5_anneal_pinned_32x1_k64_ppmo_s0",
+                                      "PPMO, pinned, 32 learners x 1 env, 300 meta-epochs")]}
 """Further PPMO runs of a task, drawn beside its row's run in the figure (the table shows the row's run)."""
 
 
