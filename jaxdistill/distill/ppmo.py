@@ -272,8 +272,9 @@ def make_ppmo(config: PPMOConfig, spec: EnvSpec) -> PPMO:
     """Build PPMO's pure functions for ``config`` on environments described by ``spec``; the dataset
     travels inside the state as a traced argument, so one compilation serves every run and dataset."""
     config = config.for_spec(spec)
-    if config.problems():
-        raise ValueError("; ".join(config.problems()))
+    problems = config.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
     dist = for_spec(spec, config.init_log_std)
     inner = config.inner
     inner.check(dist)
